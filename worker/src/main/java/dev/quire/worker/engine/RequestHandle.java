@@ -1,0 +1,12 @@
+package dev.quire.worker.engine;
+
+/** A submitted request. */
+public interface RequestHandle {
+    String requestId();
+
+    /**
+     * Aborts the request: its KV blocks are freed in the next engine step and its listener gets
+     * {@code onFinish(ABORTED, ...)} unless it had already finished. Safe to call more than once.
+     */
+    void cancel();
+}

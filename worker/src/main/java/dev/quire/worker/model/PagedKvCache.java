@@ -1,0 +1,85 @@
+package dev.quire.worker.model;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+/**
+ * The K and V caches of every layer, preallocated as {@code [numBlocks, blockSize, kvHeads * headDim]}.
+ * Physical blocks are handed out by the scheduler's block pool; this class only holds the tensors.
+ */
+public final class PagedKvCache implements AutoCloseable {
+    private final NDManager manager;
+    private final int numBlocks;
+    private final int blockSize;
+    private final NDArray[] keys;
+    private final NDArray[] values;
+    /** Slot-major views of the same storage, {@code [numBlocks * blockSize, kvDim]}, for scatter writes. */
+    private final NDArray[] keySlots;
+    private final NDArray[] valueSlots;
+
+    public PagedKvCache(NDManager parent, ModelConfig config, int numBlocks, int blockSize, Device device,
+                        DataType dtype) {
+        if (numBlocks <= 0 || blockSize <= 0) {
+            throw new IllegalArgumentException("numBlocks and blockSize must be positive");
+        }
+        this.manager = parent.newSubManager(device);
+        this.numBlocks = numBlocks;
+        this.blockSize = blockSize;
+        int layers = config.numLayers();
+        keys = new NDArray[layers];
+        values = new NDArray[layers];
+        keySlots = new NDArray[layers];
+        valueSlots = new NDArray[layers];
+        Shape shape = new Shape(numBlocks, blockSize, config.kvDim());
+        Shape slots = new Shape((long) numBlocks * blockSize, config.kvDim());
+        for (int l = 0; l < layers; l++) {
+            keys[l] = manager.zeros(shape, dtype);
+            values[l] = manager.zeros(shape, dtype);
+            keySlots[l] = keys[l].reshape(slots);
+            valueSlots[l] = values[l].reshape(slots);
+        }
+    }
+
+    /** Bytes one block takes across all layers, K and V. */
+    public static long bytesPerBlock(ModelConfig config, int blockSize, DataType dtype) {
+        return 2L * config.numLayers() * blockSize * config.kvDim() * dtype.getNumOfBytes();
+    }
+
+    /** How many blocks fit in {@code budgetBytes}. */
+    public static int blocksForBudget(long budgetBytes, ModelConfig config, int blockSize, DataType dtype) {
+        long blocks = budgetBytes / bytesPerBlock(config, blockSize, dtype);
+        return (int) Math.min(Integer.MAX_VALUE, blocks);
+    }
+
+    public int numBlocks() {
+        return numBlocks;
+    }
+
+    public int blockSize() {
+        return blockSize;
+    }
+
+    NDArray keys(int layer) {
+        return keys[layer];
+    }
+
+    NDArray values(int layer) {
+        return values[layer];
+    }
+
+    NDArray keySlots(int layer) {
+        return keySlots[layer];
+    }
+
+    NDArray valueSlots(int layer) {
+        return valueSlots[layer];
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

@@ -1,0 +1,211 @@
+package dev.quire.worker.bench;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.quire.scheduler.batch.FinishReason;
+import dev.quire.worker.engine.EngineConfig;
+import dev.quire.worker.engine.GenerationListener;
+import dev.quire.worker.engine.GenerationRequest;
+import dev.quire.worker.engine.LlamaEngine;
+import dev.quire.worker.engine.SamplingOptions;
+import dev.quire.worker.engine.StepReport;
+import dev.quire.worker.engine.TokenLogprobs;
+import dev.quire.worker.model.ModelConfig;
+import dev.quire.worker.model.RandomCheckpointWriter;
+import dev.quire.worker.model.ServedModel;
+import dev.quire.worker.model.TensorDType;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Engine throughput on a generated Llama of realistic shape (hidden 768, 12 layers, 12 heads,
+ * vocab 32000, F32 on CPU): output tokens/s at several concurrencies, the step time at batch 16
+ * against the same matrix work done as bare DJL matmuls, and the KV slot waste at peak load.
+ *
+ * <p>Run: {@code ./mvnw -q -pl worker -am test-compile && ./mvnw -q -pl worker exec:java
+ * -Dexec.classpathScope=test -Dexec.mainClass=dev.quire.worker.bench.EngineBenchmark
+ * -Dexec.args="worker/benchmarks/engine.md"} (see worker/benchmarks/README.md).
+ */
+public final class EngineBenchmark {
+    static final int PROMPT = 128;
+    static final int OUTPUT = 128;
+    static final int[] CONCURRENCY = {1, 4, 16, 64};
+
+    public static void main(String[] args) throws Exception {
+        Path out = Path.of(args.length > 0 ? args[0] : "worker/benchmarks/engine.md");
+        Path modelDir = Path.of(System.getProperty("quire.bench.model", "generated-models/llama-768x12"));
+        ModelConfig config = new ModelConfig("llama", 768, 2048, 12, 12, 12, 64, 32000, 2048, 1e-5, 10000.0, null,
+                false, false, 1, new int[]{2});
+        if (!Files.exists(modelDir.resolve("model.safetensors"))) {
+            System.out.println("Writing random checkpoint to " + modelDir);
+            RandomCheckpointWriter.write(modelDir, config, TensorDType.F32, 1);
+        }
+        ServedModel model = new ServedModel("bench", modelDir, ModelConfig.load(modelDir), null);
+        StringBuilder report = new StringBuilder();
+        report.append("# Engine benchmark\n\n")
+                .append("Date: ").append(Instant.now()).append("  \n")
+                .append("Machine: ").append(Runtime.getRuntime().availableProcessors()).append(" cores, ")
+                .append("java ").append(System.getProperty("java.version")).append(", intra-op threads ")
+                .append(System.getProperty("ai.djl.pytorch.num_threads", "default")).append("  \n")
+                .append("Model: random Llama, hidden 768, 12 layers, 12 heads, intermediate 2048, vocab 32000, F32, CPU  \n")
+                .append("Workload: ").append(PROMPT).append("-token prompts, ").append(OUTPUT)
+                .append(" generated tokens, ignore_eos, greedy\n\n")
+                .append("| concurrency | requests | output tok/s | speed-up vs 1 | median step ms | median batch |\n")
+                .append("|---:|---:|---:|---:|---:|---:|\n");
+
+        double base = 0;
+        double medianStep16 = 0;
+        double peakWaste = 0;
+        try (LlamaEngine engine = new LlamaEngine(model, EngineConfig.defaults().withKvCacheBytes(2L << 30))) {
+            run(engine, 2, 2); // warm-up
+            for (int c : CONCURRENCY) {
+                int requests = Math.max(c, c == 1 ? 3 : c);
+                List<StepReport> steps = new ArrayList<>();
+                engine.onStep(r -> {
+                    synchronized (steps) {
+                        steps.add(r);
+                    }
+                });
+                double tokPerSec = run(engine, c, requests);
+                engine.onStep(r -> { });
+                if (c == 1) {
+                    base = tokPerSec;
+                }
+                List<StepReport> decodeSteps = steps.stream().filter(s -> s.decodes() == s.sequences()).toList();
+                double medianStep = median(decodeSteps.stream().mapToDouble(s -> s.stepNanos() / 1e6).toArray());
+                double medianBatch = median(decodeSteps.stream().mapToDouble(StepReport::sequences).toArray());
+                if (c == 16) {
+                    medianStep16 = median(decodeSteps.stream().filter(s -> s.sequences() == 16)
+                            .mapToDouble(s -> s.stepNanos() / 1e6).toArray());
+                }
+                StepReport peak = steps.stream().max((a, b) -> Integer.compare(a.kvBlocksUsed(), b.kvBlocksUsed()))
+                        .orElseThrow();
+                if (c == CONCURRENCY[CONCURRENCY.length - 1]) {
+                    peakWaste = peak.kvSlotWaste();
+                }
+                report.append(String.format("| %d | %d | %.1f | %.2fx | %.1f | %.0f |%n", c, requests, tokPerSec,
+                        tokPerSec / base, medianStep, medianBatch));
+                System.out.printf("concurrency %d: %.1f tok/s%n", c, tokPerSec);
+            }
+        }
+        double bound = bareMatmulMillis(config, 16);
+        report.append("\nStep time at batch 16 (decode steps with exactly 16 sequences, median): ")
+                .append(String.format("%.2f ms", medianStep16)).append("  \n")
+                .append("Same matrix work as bare DJL matmuls (q/k/v, o, gate/up, down per layer, LM head, ")
+                .append("attention score and value matmuls at context 192; median of 20): ")
+                .append(String.format("%.2f ms", bound)).append("  \n")
+                .append("Ratio engine step / bare matmuls: ").append(String.format("%.2f", medianStep16 / bound))
+                .append(" (target <= 1.5)  \n")
+                .append("KV slots allocated but holding no token at peak load (concurrency 64): ")
+                .append(String.format("%.2f%%", 100 * peakWaste)).append(" (target < 4%)\n");
+        Files.createDirectories(out.toAbsolutePath().getParent());
+        Files.writeString(out, report.toString());
+        System.out.println(report);
+    }
+
+    /** Runs {@code requests} requests keeping {@code concurrency} in flight; returns output tokens/s. */
+    static double run(LlamaEngine engine, int concurrency, int requests) throws InterruptedException {
+        Semaphore slots = new Semaphore(concurrency);
+        CountDownLatch done = new CountDownLatch(requests);
+        AtomicLong tokens = new AtomicLong();
+        Random random = new Random(concurrency);
+        long start = System.nanoTime();
+        for (int i = 0; i < requests; i++) {
+            slots.acquire();
+            int[] prompt = new int[PROMPT];
+            prompt[0] = 1;
+            for (int j = 1; j < PROMPT; j++) {
+                prompt[j] = 3 + random.nextInt(31_000);
+            }
+            engine.submit(new GenerationRequest("b" + concurrency + "-" + i + "-" + System.nanoTime(), prompt,
+                    SamplingOptions.builder().temperature(0f).maxTokens(OUTPUT).ignoreEos(true).build()),
+                    new GenerationListener() {
+                        @Override
+                        public void onTokens(int[] tokenIds, String text, TokenLogprobs[] logprobs) {
+                            tokens.addAndGet(tokenIds.length);
+                        }
+
+                        @Override
+                        public void onFinish(FinishReason reason, int promptTokens, int completionTokens) {
+                            slots.release();
+                            done.countDown();
+                        }
+
+                        @Override
+                        public void onError(Throwable error) {
+                            error.printStackTrace();
+                            slots.release();
+                            done.countDown();
+                        }
+                    });
+        }
+        done.await();
+        return tokens.get() / ((System.nanoTime() - start) / 1e9);
+    }
+
+    /** The matrix work of one decode step of {@code batch} sequences, as bare DJL matmuls. */
+    static double bareMatmulMillis(ModelConfig c, int batch) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            int h = c.hiddenSize();
+            int qkv = (c.numHeads() + 2 * c.numKvHeads()) * c.headDim();
+            NDArray x = m.randomNormal(new Shape(batch, h));
+            NDArray xi = m.randomNormal(new Shape(batch, c.intermediateSize()));
+            NDArray wqkv = m.randomNormal(new Shape(h, qkv));
+            NDArray wo = m.randomNormal(new Shape(h, h));
+            NDArray wgu = m.randomNormal(new Shape(h, 2L * c.intermediateSize()));
+            NDArray wd = m.randomNormal(new Shape(c.intermediateSize(), h));
+            NDArray head = m.randomNormal(new Shape(h, c.vocabSize()));
+            int context = 192;
+            NDArray q = m.randomNormal(new Shape(batch, c.numKvHeads(), c.numHeads() / c.numKvHeads(), c.headDim()));
+            NDArray k = m.randomNormal(new Shape(batch, c.numKvHeads(), c.headDim(), context));
+            NDArray v = m.randomNormal(new Shape(batch, c.numKvHeads(), context, c.headDim()));
+            double[] times = new double[20];
+            for (int rep = 0; rep < times.length + 3; rep++) {
+                long t0 = System.nanoTime();
+                try (NDManager step = m.newSubManager()) {
+                    for (int l = 0; l < c.numLayers(); l++) {
+                        step.attachAll(x.matMul(wqkv), x.matMul(wo), x.matMul(wgu), xi.matMul(wd));
+                        NDArray p = q.matMul(k);
+                        step.attachAll(p, p.matMul(v));
+                    }
+                    step.attachAll(x.matMul(head));
+                }
+                if (rep >= 3) {
+                    times[rep - 3] = (System.nanoTime() - t0) / 1e6;
+                }
+            }
+            return median(times);
+        }
+    }
+
+    static double median(double[] values) {
+        if (values.length == 0) {
+            return Double.NaN;
+        }
+        double[] v = values.clone();
+        Arrays.sort(v);
+        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+
+    private EngineBenchmark() {
+    }
+
+    static {
+        try {
+            Files.createDirectories(Path.of("generated-models"));
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
