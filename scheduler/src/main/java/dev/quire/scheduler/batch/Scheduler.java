@@ -1,5 +1,6 @@
 package dev.quire.scheduler.batch;
 
+import dev.quire.scheduler.kv.BlockHashFunction;
 import dev.quire.scheduler.kv.BlockHasher;
 import dev.quire.scheduler.kv.KvCacheManager;
 import dev.quire.scheduler.kv.SequenceBlocks;
@@ -54,13 +55,18 @@ public final class Scheduler {
     private Sequence[] pendingSequences = new Sequence[0];
 
     public Scheduler(SchedulerConfig config) {
+        this(config, BlockHashFunction.DEFAULT);
+    }
+
+    /** With an explicit block hash function: tests use a deliberately colliding one. */
+    Scheduler(SchedulerConfig config, BlockHashFunction hashFunction) {
         if (config == null) {
             throw new IllegalArgumentException("config must not be null");
         }
         this.config = config;
         this.blockSize = config.blockSize();
         this.kvCache = new KvCacheManager(config.numBlocks(), config.blockSize(), config.prefixCaching(),
-                new BlockHasher(config.cacheSalt()));
+                new BlockHasher(config.cacheSalt(), hashFunction));
         this.maxSequenceLength = (int) Math.min(config.maxModelLen(), config.capacityTokens());
     }
 

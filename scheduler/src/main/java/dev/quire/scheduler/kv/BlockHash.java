@@ -50,11 +50,6 @@ public final class BlockHash {
         return salt;
     }
 
-    /** Whether this key covers exactly {@code tokens[from, from + tokenIds.length)}. */
-    boolean coversTokens(int[] tokens, int from) {
-        return Arrays.equals(tokenIds, 0, tokenIds.length, tokens, from, from + tokenIds.length);
-    }
-
     @Override
     public boolean equals(Object o) {
         if (this == o) {
