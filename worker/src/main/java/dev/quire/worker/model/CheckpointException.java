@@ -1,0 +1,24 @@
+package dev.quire.worker.model;
+
+/**
+ * Thrown when a checkpoint folder is missing, malformed or unsupported. The message names the file
+ * and the problem (for example {@code "config.json: missing key 'hidden_size'"}), so that it can be
+ * shown to an operator as is.
+ */
+public final class CheckpointException extends RuntimeException {
+
+    private static final long serialVersionUID = 1L;
+
+    /** @param message names the file and the problem */
+    public CheckpointException(String message) {
+        super(message);
+    }
+
+    /**
+     * @param message names the file and the problem
+     * @param cause the underlying I/O or parse error
+     */
+    public CheckpointException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}
