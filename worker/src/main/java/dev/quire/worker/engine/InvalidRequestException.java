@@ -1,7 +1,7 @@
 package dev.quire.worker.engine;
 
 /** A request the engine cannot run as given; {@link #field()} names the offending field. */
-public final class InvalidRequestException extends IllegalArgumentException {
+public class InvalidRequestException extends IllegalArgumentException {
     private final String field;
 
     public InvalidRequestException(String field, String problem) {

@@ -162,6 +162,7 @@ public final class LlamaEngine implements InferenceEngine {
         while (!closed.get()) {
             try {
                 admitAndCancel();
+                stats = scheduler.stats();
                 if (!scheduler.hasWork()) {
                     LockSupport.park(this);
                     continue;

@@ -54,12 +54,22 @@ final class StopStringFilter {
         for (String stop : stops) {
             int max = Math.min(stop.length() - 1, pending.length());
             for (int len = max; len > best; len--) {
-                if (pending.regionMatches(pending.length() - len, stop, 0, len)) {
+                if (endsWithPrefix(stop, len)) {
                     best = len;
                     break;
                 }
             }
         }
         return best;
+    }
+
+    private boolean endsWithPrefix(String stop, int len) {
+        int from = pending.length() - len;
+        for (int i = 0; i < len; i++) {
+            if (pending.charAt(from + i) != stop.charAt(i)) {
+                return false;
+            }
+        }
+        return true;
     }
 }

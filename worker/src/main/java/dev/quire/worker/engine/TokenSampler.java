@@ -1,7 +1,6 @@
 package dev.quire.worker.engine;
 
 import java.util.Arrays;
-import java.util.SplittableRandom;
 
 /**
  * Picks the next token of one sequence from its logits row, on the host.
@@ -46,6 +45,13 @@ final class TokenSampler {
         return new Sample(token, logprobs);
     }
 
+    /**
+     * Samples by the Gumbel-max trick: the token with the largest {@code logit / T + g} wins, where
+     * {@code g} is Gumbel noise drawn from a hash of (seed, token index, token id). This draws
+     * exactly from the filtered softmax, and unlike inverting a cumulative sum it is insensitive to
+     * the last-bit differences between a decode and a recompute of the same position: the winner
+     * only changes if two perturbed scores are that close.
+     */
     private int draw(float[] x, int vocab, SamplingOptions options, long seed, int tokenIndex) {
         float invTemperature = 1f / options.temperature();
         float max = Float.NEGATIVE_INFINITY;
@@ -53,81 +59,67 @@ final class TokenSampler {
             x[i] *= invTemperature;
             max = Math.max(max, x[i]);
         }
-        if (options.topK() > 0 && options.topK() < vocab) {
-            float threshold = kthLargest(x, vocab, options.topK());
-            for (int i = 0; i < vocab; i++) {
-                if (x[i] < threshold) {
-                    x[i] = Float.NEGATIVE_INFINITY;
-                }
-            }
-        }
-        double sum = 0;
-        for (int i = 0; i < vocab; i++) {
-            float p = (float) Math.exp(x[i] - max);
-            x[i] = p;
-            sum += p;
-        }
+        // Tokens this far below the best can never win against Gumbel noise (which stays under ~37).
+        float floor = max - 40f;
         if (options.minP() > 0f) {
-            // The top token has unnormalised probability exp(0) = 1.
-            float floor = options.minP();
-            sum = 0;
-            for (int i = 0; i < vocab; i++) {
-                if (x[i] < floor) {
-                    x[i] = 0f;
-                }
-                sum += x[i];
-            }
+            floor = Math.max(floor, max + (float) Math.log(options.minP()));
         }
-        double u = new SplittableRandom(mix(seed, tokenIndex)).nextDouble();
+        if (options.topK() > 0 && options.topK() < vocab) {
+            floor = Math.max(floor, kthLargest(x, vocab, options.topK()));
+        }
         if (options.topP() < 1f) {
-            return drawNucleus(x, vocab, sum, options.topP(), u);
+            keepNucleus(x, vocab, max, floor, options.topP());
         }
-        double target = u * sum;
-        double acc = 0;
-        int last = -1;
+        long stepSeed = mix(seed, tokenIndex);
+        int best = -1;
+        double bestScore = Double.NEGATIVE_INFINITY;
         for (int i = 0; i < vocab; i++) {
-            if (x[i] > 0f) {
-                acc += x[i];
-                last = i;
-                if (acc > target) {
-                    return i;
-                }
+            if (x[i] < floor) {
+                continue;
+            }
+            double score = x[i] + gumbel(stepSeed, i);
+            if (score > bestScore) {
+                bestScore = score;
+                best = i;
             }
         }
-        return last;
+        return best;
     }
 
-    /** Draws from the smallest set of most likely tokens whose mass reaches {@code topP}. */
-    private int drawNucleus(float[] probs, int vocab, double sum, float topP, double u) {
-        int n = 0;
+    /** Sets to -inf every token outside the smallest most-likely set whose mass reaches {@code topP}. */
+    private void keepNucleus(float[] x, int vocab, float max, float floor, float topP) {
         int[] idx = indices(vocab);
+        int n = 0;
+        double sum = 0;
         for (int i = 0; i < vocab; i++) {
-            if (probs[i] > 0f) {
+            if (x[i] >= floor) {
                 idx[n++] = i;
+                sum += Math.exp(x[i] - max);
             }
         }
-        Integer[] boxed = new Integer[n];
+        Integer[] order = new Integer[n];
         for (int i = 0; i < n; i++) {
-            boxed[i] = idx[i];
+            order[i] = idx[i];
         }
-        // Stable order (ties by id) keeps the draw reproducible.
-        Arrays.sort(boxed, (a, b) -> probs[a] != probs[b] ? Float.compare(probs[b], probs[a]) : Integer.compare(a, b));
+        // Ties broken by id so that the kept set is reproducible.
+        Arrays.sort(order, (a, b) -> x[a] != x[b] ? Float.compare(x[b], x[a]) : Integer.compare(a, b));
         double limit = topP * sum;
         double kept = 0;
         int keep = 0;
         while (keep < n && (keep == 0 || kept < limit)) {
-            kept += probs[boxed[keep]];
+            kept += Math.exp(x[order[keep]] - max);
             keep++;
         }
-        double target = u * kept;
-        double acc = 0;
-        for (int i = 0; i < keep; i++) {
-            acc += probs[boxed[i]];
-            if (acc > target) {
-                return boxed[i];
-            }
+        for (int i = keep; i < n; i++) {
+            x[order[i]] = Float.NEGATIVE_INFINITY;
         }
-        return boxed[keep - 1];
+    }
+
+    /** Standard Gumbel noise, a pure function of the step's seed and the token id. */
+    private static double gumbel(long stepSeed, int tokenId) {
+        long bits = mix(stepSeed, tokenId) >>> 11;
+        double u = (bits + 0.5) * 0x1.0p-53; // in (0, 1)
+        return -Math.log(-Math.log(u));
     }
 
     private TokenLogprobs logprobs(float[] x, int vocab, int chosen, int top) {

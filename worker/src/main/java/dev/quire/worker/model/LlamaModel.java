@@ -187,7 +187,7 @@ public final class LlamaModel implements AutoCloseable {
         int inter = config.intermediateSize();
         NDArray gate = gateUp.get(":, 0:" + inter);
         NDArray up = gateUp.get(":, " + inter + ":");
-        return afterAttention.add(Activation.silu(gate).mul(up).matMul(w.down));
+        return afterAttention.add(gate.mul(Activation.sigmoid(gate)).mul(up).matMul(w.down)); // SiLU(gate) * up
     }
 
     /** Causal attention of each group's queries over its sequences' cached blocks; returns [tokens, qDim]. */
