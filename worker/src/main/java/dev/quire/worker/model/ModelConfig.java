@@ -1,10 +1,8 @@
 package dev.quire.worker.model;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -12,11 +10,8 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Objects;
-import java.util.Set;
 
 /**
  * The architecture of a Llama-family model, read from a Hugging Face {@code config.json} (and
@@ -174,79 +169,7 @@ public record ModelConfig(
      * @throws CheckpointException naming the file, the key and the problem
      */
     public static ModelConfig fromJson(String configJson, String generationConfigJsonOrNull, String sourceName) {
-        String generationName = sourceName.endsWith(CONFIG_FILE)
-                ? sourceName.substring(0, sourceName.length() - CONFIG_FILE.length()) + GENERATION_CONFIG_FILE
-                : GENERATION_CONFIG_FILE;
-        JsonNode root = parseObject(configJson, sourceName);
-        JsonNode generation =
-                generationConfigJsonOrNull == null ? null : parseObject(generationConfigJsonOrNull, generationName);
-        Fields f = new Fields(root, sourceName);
-
-        String modelType = f.requiredString("model_type");
-        if (!SUPPORTED_MODEL_TYPES.contains(modelType)) {
-            throw new CheckpointException(sourceName + ": unsupported model_type '" + modelType
-                    + "' (supported: llama, mistral, qwen2)");
-        }
-        String hiddenAct = f.optionalString("hidden_act", "silu");
-        // Hugging Face treats "swish" as another name for SiLU.
-        if (!hiddenAct.equals("silu") && !hiddenAct.equals("swish")) {
-            throw new CheckpointException(sourceName + ": unsupported hidden_act '" + hiddenAct + "' (supported: silu)");
-        }
-        if (f.optionalBoolean("mlp_bias", false)) {
-            throw new CheckpointException(sourceName + ": unsupported mlp_bias true (MLP projections must be bias-free)");
-        }
-        int hiddenSize = f.requiredInt("hidden_size");
-        int numHeads = f.requiredInt("num_attention_heads");
-        int numKvHeads = f.optionalInt("num_key_value_heads", numHeads);
-        int headDim;
-        if (f.has("head_dim")) {
-            headDim = f.requiredInt("head_dim");
-        } else {
-            if (numHeads <= 0 || hiddenSize % numHeads != 0) {
-                throw new CheckpointException(sourceName + ": hidden_size (" + hiddenSize
-                        + ") is not a multiple of num_attention_heads (" + numHeads + ") and head_dim is not given");
-            }
-            headDim = hiddenSize / numHeads;
-        }
-        int maxPositions = f.requiredInt("max_position_embeddings");
-        // Sliding-window attention equals full attention while the sequence fits in the window, so
-        // such a model is run with its context capped at the window instead of being refused.
-        boolean slidingWindow = switch (modelType) {
-            case "mistral" -> f.has("sliding_window");
-            case "qwen2" -> f.optionalBoolean("use_sliding_window", false) && f.has("sliding_window");
-            default -> false;
-        };
-        if (slidingWindow) {
-            maxPositions = Math.min(maxPositions, f.requiredInt("sliding_window"));
-        }
-        boolean attentionBias = modelType.equals("qwen2") || f.optionalBoolean("attention_bias", false);
-        RopeScaling ropeScaling = parseRopeScaling(root.get("rope_scaling"), sourceName);
-
-        int bos = f.optionalInt("bos_token_id", -1);
-        Set<Integer> eos = new LinkedHashSet<>();
-        if (generation != null) {
-            Fields g = new Fields(generation, generationName);
-            bos = g.optionalInt("bos_token_id", bos);
-            eos.addAll(g.optionalIntList("eos_token_id"));
-        }
-        eos.addAll(f.optionalIntList("eos_token_id"));
-        if (eos.isEmpty()) {
-            throw new CheckpointException(sourceName + ": missing key 'eos_token_id' (not in "
-                    + GENERATION_CONFIG_FILE + " either)");
-        }
-
-        ModelConfig config;
-        try {
-            config = new ModelConfig(modelType, hiddenSize, f.requiredInt("intermediate_size"),
-                    f.requiredInt("num_hidden_layers"), numHeads, numKvHeads, headDim, f.requiredInt("vocab_size"),
-                    maxPositions, f.optionalDouble("rms_norm_eps", 1e-6), f.optionalDouble("rope_theta", 10000.0),
-                    ropeScaling, f.optionalBoolean("tie_word_embeddings", false), attentionBias, bos,
-                    eos.stream().mapToInt(Integer::intValue).toArray());
-        } catch (IllegalArgumentException e) {
-            throw new CheckpointException(sourceName + ": " + e.getMessage(), e);
-        }
-        config.inverseFrequencies(sourceName); // fail now, not at first use, on bad rope_scaling values
-        return config;
+        return ModelConfigJson.parse(configJson, generationConfigJsonOrNull, sourceName);
     }
 
     /** Hugging Face-style config.json text describing this model (no generation config needed). */
@@ -259,51 +182,7 @@ public record ModelConfig(
     }
 
     ObjectNode toJsonNode() {
-        ObjectNode root = JSON.createObjectNode();
-        String architecture = switch (modelType) {
-            case "mistral" -> "MistralForCausalLM";
-            case "qwen2" -> "Qwen2ForCausalLM";
-            default -> "LlamaForCausalLM";
-        };
-        root.putArray("architectures").add(architecture);
-        root.put("model_type", modelType);
-        root.put("hidden_size", hiddenSize);
-        root.put("intermediate_size", intermediateSize);
-        root.put("num_hidden_layers", numLayers);
-        root.put("num_attention_heads", numHeads);
-        root.put("num_key_value_heads", numKvHeads);
-        root.put("head_dim", headDim);
-        root.put("vocab_size", vocabSize);
-        root.put("max_position_embeddings", maxPositionEmbeddings);
-        root.put("rms_norm_eps", rmsNormEps);
-        root.put("rope_theta", ropeTheta);
-        if (ropeScaling == null || ropeScaling.type().equals("default")) {
-            root.putNull("rope_scaling");
-        } else {
-            ObjectNode scaling = root.putObject("rope_scaling");
-            scaling.put("rope_type", ropeScaling.type());
-            scaling.put("factor", ropeScaling.factor());
-            if (ropeScaling.type().equals("llama3")) {
-                scaling.put("low_freq_factor", ropeScaling.lowFreqFactor());
-                scaling.put("high_freq_factor", ropeScaling.highFreqFactor());
-                scaling.put("original_max_position_embeddings", ropeScaling.originalMaxPositionEmbeddings());
-            }
-        }
-        root.put("hidden_act", "silu");
-        root.put("tie_word_embeddings", tieWordEmbeddings);
-        root.put("attention_bias", attentionBias);
-        if (bosTokenId >= 0) {
-            root.put("bos_token_id", bosTokenId);
-        }
-        if (eosTokenIds.length == 1) {
-            root.put("eos_token_id", eosTokenIds[0]);
-        } else {
-            ArrayNode eos = root.putArray("eos_token_id");
-            for (int id : eosTokenIds) {
-                eos.add(id);
-            }
-        }
-        return root;
+        return ModelConfigJson.write(this);
     }
 
     /**
@@ -314,58 +193,7 @@ public record ModelConfig(
      * @throws CheckpointException naming config.json for an unsupported scaling type or bad values
      */
     public double[] ropeInverseFrequencies() {
-        return inverseFrequencies(CONFIG_FILE);
-    }
-
-    private double[] inverseFrequencies(String source) {
-        double[] inv = new double[headDim / 2];
-        for (int i = 0; i < inv.length; i++) {
-            inv[i] = 1.0 / Math.pow(ropeTheta, (2.0 * i) / headDim);
-        }
-        if (ropeScaling == null) {
-            return inv;
-        }
-        RopeScaling s = ropeScaling;
-        switch (s.type()) {
-            case "default" -> { }
-            case "linear" -> {
-                requireScaling(s.factor() > 0, source, "linear factor must be positive, got " + s.factor());
-                for (int i = 0; i < inv.length; i++) {
-                    inv[i] /= s.factor();
-                }
-            }
-            case "llama3" -> {
-                requireScaling(s.factor() > 0, source, "llama3 factor must be positive, got " + s.factor());
-                requireScaling(s.lowFreqFactor() > 0 && s.highFreqFactor() > s.lowFreqFactor(), source,
-                        "llama3 needs 0 < low_freq_factor < high_freq_factor, got "
-                                + s.lowFreqFactor() + " and " + s.highFreqFactor());
-                requireScaling(s.originalMaxPositionEmbeddings() > 0, source,
-                        "llama3 original_max_position_embeddings must be positive, got "
-                                + s.originalMaxPositionEmbeddings());
-                double original = s.originalMaxPositionEmbeddings();
-                double lowFreqWavelength = original / s.lowFreqFactor();
-                double highFreqWavelength = original / s.highFreqFactor();
-                for (int i = 0; i < inv.length; i++) {
-                    double wavelength = 2 * Math.PI / inv[i];
-                    if (wavelength > lowFreqWavelength) {
-                        inv[i] /= s.factor();
-                    } else if (wavelength >= highFreqWavelength) {
-                        double smooth = (original / wavelength - s.lowFreqFactor())
-                                / (s.highFreqFactor() - s.lowFreqFactor());
-                        inv[i] = (1 - smooth) * inv[i] / s.factor() + smooth * inv[i];
-                    }
-                }
-            }
-            default -> throw new CheckpointException(source + ": unsupported rope_scaling type '" + s.type()
-                    + "' (supported: default, linear, llama3)");
-        }
-        return inv;
-    }
-
-    private static void requireScaling(boolean ok, String source, String problem) {
-        if (!ok) {
-            throw new CheckpointException(source + ": bad rope_scaling: " + problem);
-        }
+        return RopeFrequencies.inverse(this, "config.json");
     }
 
     /** @return whether generation stops at this token */
@@ -435,144 +263,6 @@ public record ModelConfig(
     private static void requirePositive(int value, String key) {
         if (value <= 0) {
             throw new IllegalArgumentException(key + " must be positive, got " + value);
-        }
-    }
-
-    private static JsonNode parseObject(String json, String sourceName) {
-        JsonNode node;
-        try {
-            node = JSON.readTree(json);
-        } catch (JsonProcessingException e) {
-            throw new CheckpointException(sourceName + ": malformed JSON: " + e.getOriginalMessage(), e);
-        }
-        if (node == null || !node.isObject()) {
-            throw new CheckpointException(sourceName + ": expected a JSON object");
-        }
-        return node;
-    }
-
-    private static RopeScaling parseRopeScaling(JsonNode node, String sourceName) {
-        if (node == null || node.isNull()) {
-            return null;
-        }
-        if (!node.isObject()) {
-            throw new CheckpointException(sourceName + ": 'rope_scaling' must be an object or null");
-        }
-        Fields f = new Fields(node, sourceName, "rope_scaling.");
-        // Newer configs say "rope_type", older ones "type".
-        String type = f.has("rope_type") ? f.requiredString("rope_type") : f.optionalString("type", null);
-        if (type == null) {
-            throw new CheckpointException(sourceName + ": missing key 'rope_scaling.rope_type'");
-        }
-        type = type.toLowerCase(Locale.ROOT);
-        return switch (type) {
-            case "default" -> null;
-            case "linear" -> RopeScaling.linear(f.requiredDouble("factor"));
-            case "llama3" -> RopeScaling.llama3(f.requiredDouble("factor"), f.requiredDouble("low_freq_factor"),
-                    f.requiredDouble("high_freq_factor"), f.requiredInt("original_max_position_embeddings"));
-            default -> throw new CheckpointException(sourceName + ": unsupported rope_scaling type '" + type
-                    + "' (supported: default, linear, llama3)");
-        };
-    }
-
-    /** Typed access to the keys of one JSON object, with errors naming the file and the key. */
-    private static final class Fields {
-        private final JsonNode node;
-        private final String source;
-        private final String prefix;
-
-        Fields(JsonNode node, String source) {
-            this(node, source, "");
-        }
-
-        Fields(JsonNode node, String source, String prefix) {
-            this.node = node;
-            this.source = source;
-            this.prefix = prefix;
-        }
-
-        boolean has(String key) {
-            JsonNode value = node.get(key);
-            return value != null && !value.isNull();
-        }
-
-        private JsonNode required(String key) {
-            if (!has(key)) {
-                throw new CheckpointException(source + ": missing key '" + prefix + key + "'");
-            }
-            return node.get(key);
-        }
-
-        private CheckpointException wrongType(String key, String expected) {
-            return new CheckpointException(
-                    source + ": '" + prefix + key + "' must be " + expected + ", got " + node.get(key));
-        }
-
-        int requiredInt(String key) {
-            JsonNode value = required(key);
-            if (!value.isIntegralNumber() || !value.canConvertToInt()) {
-                throw wrongType(key, "an integer");
-            }
-            return value.intValue();
-        }
-
-        int optionalInt(String key, int defaultValue) {
-            return has(key) ? requiredInt(key) : defaultValue;
-        }
-
-        double requiredDouble(String key) {
-            JsonNode value = required(key);
-            if (!value.isNumber()) {
-                throw wrongType(key, "a number");
-            }
-            return value.doubleValue();
-        }
-
-        double optionalDouble(String key, double defaultValue) {
-            return has(key) ? requiredDouble(key) : defaultValue;
-        }
-
-        boolean optionalBoolean(String key, boolean defaultValue) {
-            if (!has(key)) {
-                return defaultValue;
-            }
-            JsonNode value = node.get(key);
-            if (!value.isBoolean()) {
-                throw wrongType(key, "true or false");
-            }
-            return value.booleanValue();
-        }
-
-        String requiredString(String key) {
-            JsonNode value = required(key);
-            if (!value.isTextual()) {
-                throw wrongType(key, "a string");
-            }
-            return value.textValue();
-        }
-
-        String optionalString(String key, String defaultValue) {
-            return has(key) ? requiredString(key) : defaultValue;
-        }
-
-        /** An int or a list of ints; empty when absent or null. */
-        List<Integer> optionalIntList(String key) {
-            if (!has(key)) {
-                return List.of();
-            }
-            JsonNode value = node.get(key);
-            if (value.isArray()) {
-                Integer[] ids = new Integer[value.size()];
-                for (int i = 0; i < ids.length; i++) {
-                    JsonNode item = value.get(i);
-                    if (!item.isIntegralNumber() || !item.canConvertToInt()) {
-                        throw wrongType(key, "an integer or a list of integers");
-                    }
-                    ids[i] = item.intValue();
-                }
-                return List.of(ids);
-            }
-            return List.of(requiredInt(key));
         }
     }
 }

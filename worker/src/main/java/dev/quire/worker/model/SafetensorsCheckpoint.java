@@ -191,7 +191,8 @@ public final class SafetensorsCheckpoint implements AutoCloseable {
 
     /**
      * Reads a tensor's raw bytes as stored (little-endian, its own dtype), e.g. to hand F16 weights
-     * to an engine without widening them. The buffer's order is little-endian.
+     * to an engine without widening them. The buffer's order is little-endian. Never hand BF16
+     * bytes to DJL: creating a BF16 array aborts the JVM (use {@link #readFloats} instead).
      *
      * @throws CheckpointException if absent, of an unsupported dtype, or over 2 GB
      */

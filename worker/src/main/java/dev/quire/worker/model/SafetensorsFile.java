@@ -121,7 +121,7 @@ final class SafetensorsFile implements AutoCloseable {
         }
         float[] out = new float[(int) count];
         int elementBytes = dtype.byteSize();
-        int chunkElements = CHUNK_BYTES / elementBytes;
+        int chunkElements = Math.min(CHUNK_BYTES / elementBytes, out.length);
         ByteBuffer buffer = ByteBuffer.allocate(chunkElements * elementBytes).order(ByteOrder.LITTLE_ENDIAN);
         for (int done = 0; done < out.length; ) {
             int n = Math.min(chunkElements, out.length - done);

@@ -14,8 +14,8 @@ import java.util.regex.Pattern;
 
 /**
  * A model's tokenizer: DJL's {@link HuggingFaceTokenizer} (the Rust {@code tokenizers} library)
- * over the folder's local {@code tokenizer.json}; nothing is ever downloaded (run with
- * {@code -Dai.djl.offline=true} so that DJL does not look for a newer native library either).
+ * over the folder's local {@code tokenizer.json}; nothing is ever downloaded ({@link #load} puts
+ * DJL in offline mode unless {@code ai.djl.offline} or {@code DJL_OFFLINE} is set explicitly).
  *
  * <p>{@code tokenizer.json} is also read here to know each id's token string (special tokens and
  * SentencePiece byte-fallback tokens matter to {@link IncrementalDetokenizer}). The optional
@@ -60,6 +60,12 @@ public final class TextTokenizer implements AutoCloseable {
      *     tokenizer_config.json (malformed, or naming special tokens the vocabulary lacks)
      */
     public static TextTokenizer load(Path modelDir) {
+        // DJL phones home (EC2 metadata, telemetry) and may fetch native libraries unless offline;
+        // the native library ships in the tokenizers jar, so offline is always right for Quire.
+        // An explicit setting (property or DJL_OFFLINE) is respected.
+        if (System.getProperty("ai.djl.offline") == null && System.getenv("DJL_OFFLINE") == null) {
+            System.setProperty("ai.djl.offline", "true");
+        }
         Path file = modelDir.resolve(TOKENIZER_FILE);
         if (!Files.isRegularFile(file)) {
             throw new CheckpointException(TOKENIZER_FILE + ": not found in " + modelDir);
