@@ -32,13 +32,13 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
  *
  * <p>Each sequence starts with a distinct 512-token prompt, prefilled during setup. Contexts grow by one token per
  * step; after {@value #STEPS_BEFORE_RESET} steps the scheduler is rebuilt outside the measured time so contexts stay
- * in a realistic 512-1536 range.
+ * in a realistic 512-1536 range; the rebuild ends with a {@code System.gc()}, also unmeasured.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
-@Fork(1)
+@Fork(value = 1, jvmArgsAppend = {"-Xms2g", "-Xmx2g"})
 @State(Scope.Thread)
 public class StepPlannerBenchmark {
 
@@ -78,6 +78,7 @@ public class StepPlannerBenchmark {
     }
 
     private void rebuild() {
+        scheduler = null; // let the old one die before the collection below
         int maxLength = PROMPT_LENGTH + STEPS_BEFORE_RESET + 2;
         int blocksPerSequence = (maxLength + BLOCK_SIZE - 1) / BLOCK_SIZE;
         SchedulerConfig config = new SchedulerConfig(runningSequences * blocksPerSequence, BLOCK_SIZE, 2048,
@@ -101,6 +102,9 @@ public class StepPlannerBenchmark {
             }
         }
         steps = 0;
+        // A server's scheduler state is long-lived; collect now (unmeasured) so the freshly built state is tenured
+        // rather than copied by every young collection inside the measured steps, and the old state is gone.
+        System.gc();
     }
 
     /** Runs this benchmark; arguments are JMH command-line options (e.g. {@code -p runningSequences=256}). */
