@@ -36,10 +36,9 @@ class SchedulerPropertyTest {
 
     @AfterAll
     static void workloadsExercisedPreemptionAndPrefixHits() {
-        System.out.printf("property workloads: %d steps, %d preemptions, %d prefix-hit tokens%n",
-                totalSteps, totalPreemptions, totalPrefixHitTokens);
-        assertThat(totalPreemptions).isPositive();
-        assertThat(totalPrefixHitTokens).isPositive();
+        assertThat(totalSteps).isGreaterThan(100_000L);
+        assertThat(totalPreemptions).isGreaterThan(1_000L);
+        assertThat(totalPrefixHitTokens).isGreaterThan(10_000L);
     }
 
     static LongStream seeds() {
