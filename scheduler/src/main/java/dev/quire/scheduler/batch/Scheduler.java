@@ -35,7 +35,6 @@ public final class Scheduler {
 
     private final SchedulerConfig config;
     private final KvCacheManager kvCache;
-    private final int blockSize;
     private final int maxSequenceLength;
 
     private final Map<String, Sequence> live = new HashMap<>();
@@ -64,7 +63,6 @@ public final class Scheduler {
             throw new IllegalArgumentException("config must not be null");
         }
         this.config = config;
-        this.blockSize = config.blockSize();
         this.kvCache = new KvCacheManager(config.numBlocks(), config.blockSize(), config.prefixCaching(),
                 new BlockHasher(config.cacheSalt(), hashFunction));
         this.maxSequenceLength = (int) Math.min(config.maxModelLen(), config.capacityTokens());
@@ -278,8 +276,7 @@ public final class Scheduler {
         int[] tokenIds = Arrays.copyOfRange(tokens, start, start + numTokens);
         int[] slotMapping = new int[numTokens];
         for (int k = 0; k < numTokens; k++) {
-            int position = start + k;
-            slotMapping[k] = table[position / blockSize] * blockSize + position % blockSize;
+            slotMapping[k] = kvCache.slotOf(table, start + k);
         }
         boolean samples = start + numTokens == seq.length();
         return new ScheduledSequence(seq.requestId(), start, tokenIds, slotMapping, table, samples);

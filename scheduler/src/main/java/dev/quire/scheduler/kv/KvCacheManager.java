@@ -13,6 +13,9 @@ public final class KvCacheManager {
 
     private final BlockPool pool;
     private final int blockSize;
+    // log2(blockSize) when it is a power of two, else -1: the planner maps positions to slots for every token of
+    // every step, and a shift is an order of magnitude cheaper than an integer division.
+    private final int blockShift;
     private final boolean prefixCaching;
     private final BlockHasher hasher;
     // Ids of the prefix hits found by the last lookup; reused to keep admission allocation-free.
@@ -32,6 +35,7 @@ public final class KvCacheManager {
         }
         this.pool = new BlockPool(numBlocks);
         this.blockSize = blockSize;
+        this.blockShift = Integer.bitCount(blockSize) == 1 ? Integer.numberOfTrailingZeros(blockSize) : -1;
         this.prefixCaching = prefixCaching;
         this.hasher = hasher;
     }
@@ -60,7 +64,19 @@ public final class KvCacheManager {
 
     /** Blocks needed to hold {@code numTokens} positions. */
     public int blocksFor(int numTokens) {
-        return (numTokens + blockSize - 1) / blockSize;
+        int rounded = numTokens + blockSize - 1;
+        return blockShift >= 0 ? rounded >>> blockShift : rounded / blockSize;
+    }
+
+    /**
+     * The KV slot of {@code position} for a sequence with this block table:
+     * {@code blockTable[position / blockSize] * blockSize + position % blockSize}.
+     */
+    public int slotOf(int[] blockTable, int position) {
+        if (blockShift >= 0) {
+            return (blockTable[position >>> blockShift] << blockShift) | (position & (blockSize - 1));
+        }
+        return blockTable[position / blockSize] * blockSize + position % blockSize;
     }
 
     /**
@@ -135,7 +151,7 @@ public final class KvCacheManager {
         if (!prefixCaching) {
             return;
         }
-        int fullBlocks = Math.min(numComputedTokens / blockSize, blocks.numBlocks());
+        int fullBlocks = Math.min(blocksFor(numComputedTokens + 1) - 1, blocks.numBlocks());
         for (int b = blocks.numCacheSettledBlocks(); b < fullBlocks; b++) {
             BlockHash key = b < blocks.numKeys()
                     ? blocks.key(b)

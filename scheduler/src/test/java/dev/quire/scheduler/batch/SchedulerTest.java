@@ -261,6 +261,22 @@ class SchedulerTest {
                 .containsExactly("first", "second");
     }
 
+    @Test
+    void waitingSequenceThatDoesNotFitIsNotOvertakenByALaterSmallerOne() {
+        Scheduler scheduler = new Scheduler(config(6, 4, 64, 8, 100));
+        add(scheduler, "a", prompt(12)); // 3 blocks
+        step(scheduler);
+        add(scheduler, "big", prompt(100, 16)); // needs 4 blocks, 3 are free
+        add(scheduler, "small", prompt(200, 2)); // would fit
+
+        StepPlan plan = step(scheduler);
+
+        assertThat(plan.items()).extracting(ScheduledSequence::requestId).containsExactly("a");
+        assertThat(scheduler.get("small").status()).isEqualTo(SequenceStatus.WAITING);
+        scheduler.finish("a", FinishReason.STOP);
+        assertThat(step(scheduler).items()).extracting(ScheduledSequence::requestId).containsExactly("big", "small");
+    }
+
     // ---- preemption ----
 
     @Test
