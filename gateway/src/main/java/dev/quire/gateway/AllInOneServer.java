@@ -1,6 +1,12 @@
 package dev.quire.gateway;
 
+import dev.quire.gateway.admission.AdmissionController;
+import dev.quire.gateway.admission.AdmissionLimits;
+import dev.quire.gateway.admission.ApiKeys;
+import dev.quire.gateway.observability.AccessLog;
+import dev.quire.gateway.observability.GatewayMetrics;
 import dev.quire.gateway.routing.ModelCatalog;
+import dev.quire.gateway.routing.RequestDispatcher;
 import dev.quire.scheduler.cluster.ClusterMember;
 import dev.quire.scheduler.cluster.ClusterSettings;
 import dev.quire.scheduler.cluster.WorkerRegistry;
@@ -9,11 +15,14 @@ import dev.quire.worker.engine.LlamaEngine;
 import dev.quire.worker.model.ServedModel;
 import dev.quire.worker.service.WorkerHeartbeat;
 import io.vertx.core.Vertx;
+import io.vertx.ext.web.Router;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
 
 /**
  * One JVM running the whole cluster: a standalone Hazelcast member, one worker engine and the
@@ -27,11 +36,42 @@ public final class AllInOneServer implements AutoCloseable {
      * @param modelName   name clients use; null names it after the folder
      * @param host        interface the gateway binds
      * @param grpcPort    gRPC port; 0 picks a free one
+     * @param httpPort    HTTP port (OpenAI-compatible API, health, metrics); 0 picks a free one
      * @param engine      engine settings
      * @param clusterName Hazelcast cluster name
+     * @param keys        accepted API keys
+     * @param limits      admission bounds
+     * @param logContent  whether the access log may contain prompt and output text
      */
-    public record Options(Path modelDir, String modelName, String host, int grpcPort, EngineConfig engine,
-                          String clusterName) {
+    public record Options(Path modelDir, String modelName, String host, int grpcPort, int httpPort,
+                          EngineConfig engine, String clusterName, ApiKeys keys, AdmissionLimits limits,
+                          boolean logContent) {
+
+        /** Loopback, free ports, no keys, default limits: for tests and embedding. */
+        public static Options local(Path modelDir, EngineConfig engine) {
+            return new Options(modelDir, null, "127.0.0.1", 0, 0, engine, "quire-" + java.util.UUID.randomUUID(),
+                    ApiKeys.none(), AdmissionLimits.defaults(), false);
+        }
+
+        public Options withKeys(ApiKeys k) {
+            return new Options(modelDir, modelName, host, grpcPort, httpPort, engine, clusterName, k, limits,
+                    logContent);
+        }
+
+        public Options withLimits(AdmissionLimits l) {
+            return new Options(modelDir, modelName, host, grpcPort, httpPort, engine, clusterName, keys, l,
+                    logContent);
+        }
+    }
+
+    /**
+     * Mounts extra HTTP routes (the OpenAI-compatible API). Set by the launcher; kept as a hook so
+     * that this class does not need to know every HTTP API.
+     */
+    private static volatile BiConsumer<Router, RequestDispatcher> httpRoutes = (router, dispatcher) -> { };
+
+    public static void setHttpRoutes(BiConsumer<Router, RequestDispatcher> routes) {
+        httpRoutes = routes;
     }
 
     private final ClusterMember member;
@@ -39,15 +79,20 @@ public final class AllInOneServer implements AutoCloseable {
     private final LlamaEngine engine;
     private final WorkerHeartbeat heartbeat;
     private final Vertx vertx;
+    private final RequestDispatcher dispatcher;
+    private final GatewayMetrics metrics;
     private final GatewayServer gateway;
 
     private AllInOneServer(ClusterMember member, WorkerRegistry registry, LlamaEngine engine,
-                           WorkerHeartbeat heartbeat, Vertx vertx, GatewayServer gateway) {
+                           WorkerHeartbeat heartbeat, Vertx vertx, RequestDispatcher dispatcher,
+                           GatewayMetrics metrics, GatewayServer gateway) {
         this.member = member;
         this.registry = registry;
         this.engine = engine;
         this.heartbeat = heartbeat;
         this.vertx = vertx;
+        this.dispatcher = dispatcher;
+        this.metrics = metrics;
         this.gateway = gateway;
     }
 
@@ -62,11 +107,18 @@ public final class AllInOneServer implements AutoCloseable {
             WorkerRegistry registry = new WorkerRegistry(member);
             WorkerHeartbeat heartbeat = new WorkerHeartbeat(registry, member.memberId(), "in-process", engine);
             vertx = Vertx.vertx();
-            ModelCatalog catalog = new ModelCatalog().add(engine);
-            GatewayServer gateway = GatewayServer.start(vertx, catalog, options.host(), options.grpcPort());
-            LOG.info("Quire is serving model '{}' over gRPC on {}:{}", model.name(), options.host(),
-                    gateway.grpcPort());
-            return new AllInOneServer(member, registry, engine, heartbeat, vertx, gateway);
+            GatewayMetrics metrics = new GatewayMetrics();
+            metrics.bindEngine(engine);
+            AdmissionController admission = new AdmissionController(options.keys(), options.limits());
+            metrics.bindAdmission(admission);
+            RequestDispatcher dispatcher = new RequestDispatcher(vertx, new ModelCatalog().add(engine), admission,
+                    metrics, new AccessLog(options.logContent()));
+            GatewayServer gateway = GatewayServer.start(vertx, dispatcher, metrics, options.host(),
+                    options.grpcPort(), options.httpPort(), router -> httpRoutes.accept(router, dispatcher));
+            LOG.info("Quire is serving model '{}': gRPC on {}:{}, HTTP on {}:{}{}", model.name(), options.host(),
+                    gateway.grpcPort(), options.host(), gateway.httpPort(),
+                    options.keys().required() ? " (API keys required)" : "");
+            return new AllInOneServer(member, registry, engine, heartbeat, vertx, dispatcher, metrics, gateway);
         } catch (Exception | Error e) {
             engine.close();
             if (vertx != null) {
@@ -83,6 +135,10 @@ public final class AllInOneServer implements AutoCloseable {
         return gateway.grpcPort();
     }
 
+    public int httpPort() {
+        return gateway.httpPort();
+    }
+
     public LlamaEngine engine() {
         return engine;
     }
@@ -91,11 +147,39 @@ public final class AllInOneServer implements AutoCloseable {
         return registry;
     }
 
+    public GatewayMetrics metrics() {
+        return metrics;
+    }
+
+    public RequestDispatcher dispatcher() {
+        return dispatcher;
+    }
+
+    /**
+     * Graceful shutdown: readiness goes false and new requests are refused at once, requests in
+     * flight may finish for up to {@code timeout}, then everything stops (what is still running is
+     * aborted).
+     */
+    public void drainAndClose(Duration timeout) throws Exception {
+        dispatcher.admission().startDraining();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (dispatcher.liveRequests() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        if (dispatcher.liveRequests() > 0) {
+            LOG.warn("Drain timeout reached; aborting {} requests still running", dispatcher.liveRequests());
+        }
+        close();
+    }
+
     @Override
     public void close() throws Exception {
+        dispatcher.admission().startDraining();
+        engine.close();
+        // Let the relays deliver the engine's final chunks before the ports close.
+        Thread.sleep(50);
         gateway.close();
         heartbeat.close();
-        engine.close();
         registry.close();
         vertx.close().await(10, TimeUnit.SECONDS);
         member.close();

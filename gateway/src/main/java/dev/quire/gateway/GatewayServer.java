@@ -1,32 +1,74 @@
 package dev.quire.gateway;
 
 import dev.quire.gateway.api.InferenceApi;
-import dev.quire.gateway.routing.ModelCatalog;
+import dev.quire.gateway.observability.GatewayMetrics;
+import dev.quire.gateway.observability.OperationsRoutes;
+import dev.quire.gateway.routing.RequestDispatcher;
+import dev.quire.proto.v1.InferenceGrpcService;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.ext.web.Router;
+import io.vertx.grpc.health.HealthService;
+import io.vertx.grpc.reflection.ReflectionService;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerOptions;
 
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
-/** The gateway's network endpoints on one Vert.x instance. */
+/**
+ * The gateway's network endpoints: gRPC ({@code quire.v1.Inference}, {@code grpc.health.v1.Health},
+ * server reflection) on one port, HTTP (health, readiness, metrics, and the routes a caller mounts)
+ * on another.
+ */
 public final class GatewayServer implements AutoCloseable {
     private final HttpServer grpcServer;
+    private final HttpServer httpServer;
 
-    private GatewayServer(HttpServer grpcServer) {
+    private GatewayServer(HttpServer grpcServer, HttpServer httpServer) {
         this.grpcServer = grpcServer;
+        this.httpServer = httpServer;
     }
 
-    /** Starts listening and waits until the ports are bound. */
-    public static GatewayServer start(Vertx vertx, ModelCatalog catalog, String host, int grpcPort) throws Exception {
-        GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions().setScheduleDeadlineAutomatically(true));
-        new InferenceApi(vertx, catalog).bindTo(grpc);
-        HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(grpcPort))
+    /**
+     * Starts listening and waits until both ports are bound.
+     *
+     * @param extraRoutes mounts more HTTP routes (the OpenAI-compatible API) on the router
+     */
+    public static GatewayServer start(Vertx vertx, RequestDispatcher dispatcher, GatewayMetrics metrics, String host,
+                                      int grpcPort, int httpPort, Consumer<Router> extraRoutes) throws Exception {
+        int maxMessage = dispatcher.admission().limits().maxRequestBytes();
+        GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions().setMaxMessageSize(maxMessage));
+        grpc.addService(new InferenceApi(vertx, dispatcher));
+        HealthService health = HealthService.create(vertx);
+        // Serving while the gateway admits requests; NOT_SERVING once it drains.
+        health.register("", () -> Future.succeededFuture(!dispatcher.admission().draining()));
+        health.register(InferenceGrpcService.SERVICE_NAME,
+                () -> Future.succeededFuture(!dispatcher.admission().draining()));
+        grpc.addService(health);
+        grpc.addService(ReflectionService.v1());
+        HttpServer grpcHttp = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(grpcPort))
                 .requestHandler(grpc)
                 .listen()
                 .await(30, TimeUnit.SECONDS);
-        return new GatewayServer(server);
+
+        Router router = Router.router(vertx);
+        OperationsRoutes.mount(router, metrics, dispatcher.admission(), () -> !dispatcher.catalog().all().isEmpty());
+        extraRoutes.accept(router);
+        HttpServer http;
+        try {
+            http = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(httpPort)
+                            .setMaxInitialLineLength(16 * 1024))
+                    .requestHandler(router)
+                    .listen()
+                    .await(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            grpcHttp.close();
+            throw e;
+        }
+        return new GatewayServer(grpcHttp, http);
     }
 
     /** The bound gRPC port (useful when started on port 0). */
@@ -34,8 +76,14 @@ public final class GatewayServer implements AutoCloseable {
         return grpcServer.actualPort();
     }
 
+    /** The bound HTTP port. */
+    public int httpPort() {
+        return httpServer.actualPort();
+    }
+
     @Override
     public void close() throws Exception {
         grpcServer.close().await(10, TimeUnit.SECONDS);
+        httpServer.close().await(10, TimeUnit.SECONDS);
     }
 }

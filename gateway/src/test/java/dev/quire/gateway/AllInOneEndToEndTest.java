@@ -27,7 +27,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
@@ -45,8 +44,8 @@ class AllInOneEndToEndTest {
 
     @BeforeAll
     static void start() throws Exception {
-        server = AllInOneServer.start(new AllInOneServer.Options(MODEL, null, "127.0.0.1", 0,
-                EngineConfig.defaults().withKvCacheBytes(64L << 20), "quire-test-" + UUID.randomUUID()));
+        server = AllInOneServer.start(AllInOneServer.Options.local(MODEL,
+                EngineConfig.defaults().withKvCacheBytes(64L << 20)));
         channel = ManagedChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
         stub = InferenceGrpc.newBlockingStub(channel).withDeadlineAfter(120, TimeUnit.SECONDS);
     }

@@ -1,30 +1,28 @@
 package dev.quire.gateway.api;
 
+import dev.quire.gateway.admission.GatewayException;
 import dev.quire.proto.v1.FinishReason;
 import dev.quire.proto.v1.GenerateRequest;
 import dev.quire.proto.v1.GenerateResponse;
+import dev.quire.proto.v1.TokenLogprob;
+import dev.quire.proto.v1.TopLogprob;
 import dev.quire.proto.v1.Usage;
 import dev.quire.worker.engine.GenerationListener;
 import dev.quire.worker.engine.TokenLogprobs;
 import io.vertx.core.Context;
-import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.server.GrpcServerResponse;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Relays one request's engine output to its gRPC stream. Engine callbacks arrive on the engine
  * thread; every write hops to the stream's Vert.x context so the event loop owns the stream.
  */
 final class GrpcTokenRelay implements GenerationListener {
-    private static final Logger LOG = LoggerFactory.getLogger(GrpcTokenRelay.class);
-
     private final Context context;
     private final GrpcServerResponse<GenerateRequest, GenerateResponse> response;
     private final String requestId;
     private final int promptTokens;
     private int completionTokens;
-    /** Set on the event loop once the stream is over (finished, failed or cancelled by the client). */
+    /** Set on the event loop once the stream is over (finished, failed or ended by the client). */
     private boolean closed;
 
     GrpcTokenRelay(Context context, GrpcServerResponse<GenerateRequest, GenerateResponse> response, String requestId,
@@ -41,11 +39,12 @@ final class GrpcTokenRelay implements GenerationListener {
         for (int id : tokenIds) {
             chunk.addTokenIds(id);
         }
+        addLogprobs(logprobs, chunk::addLogprobs);
         int tokens = tokenIds.length;
         context.runOnContext(v -> {
             if (!closed) {
                 completionTokens += tokens;
-                response.write(chunk.setUsage(usage(completionTokens)).build());
+                response.write(chunk.setUsage(usage(promptTokens, completionTokens)).build());
             }
         });
     }
@@ -55,7 +54,7 @@ final class GrpcTokenRelay implements GenerationListener {
         GenerateResponse last = GenerateResponse.newBuilder()
                 .setRequestId(requestId)
                 .setFinishReason(FinishReason.valueOf(reason.name()))
-                .setUsage(usage(completion))
+                .setUsage(usage(prompt, completion))
                 .build();
         context.runOnContext(v -> {
             if (!closed) {
@@ -67,21 +66,37 @@ final class GrpcTokenRelay implements GenerationListener {
 
     @Override
     public void onError(Throwable error) {
-        LOG.warn("Request {} failed in the engine", requestId, error);
         context.runOnContext(v -> {
             if (!closed) {
                 closed = true;
-                response.status(GrpcStatus.INTERNAL).statusMessage("generation failed: " + error.getMessage()).end();
+                InferenceApi.fail(response, GatewayException.from(error));
             }
         });
     }
 
-    /** The client went away: stop writing. Call on the stream's context. */
-    void clientGone() {
+    /** The stream is over from the client's side (cancel, disconnect, deadline). Call on its context. */
+    void close() {
         closed = true;
     }
 
-    private Usage usage(int completion) {
-        return Usage.newBuilder().setPromptTokens(promptTokens).setCompletionTokens(completion).build();
+    boolean isClosed() {
+        return closed;
+    }
+
+    static Usage usage(int prompt, int completion) {
+        return Usage.newBuilder().setPromptTokens(prompt).setCompletionTokens(completion).build();
+    }
+
+    static void addLogprobs(TokenLogprobs[] logprobs, java.util.function.Consumer<TokenLogprob> sink) {
+        if (logprobs == null) {
+            return;
+        }
+        for (TokenLogprobs lp : logprobs) {
+            TokenLogprob.Builder b = TokenLogprob.newBuilder().setTokenId(lp.tokenId()).setLogprob(lp.logprob());
+            for (int i = 0; i < lp.topTokenIds().length; i++) {
+                b.addTop(TopLogprob.newBuilder().setTokenId(lp.topTokenIds()[i]).setLogprob(lp.topLogprobs()[i]));
+            }
+            sink.accept(b.build());
+        }
     }
 }

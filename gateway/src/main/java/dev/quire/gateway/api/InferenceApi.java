@@ -1,47 +1,65 @@
 package dev.quire.gateway.api;
 
-import dev.quire.gateway.routing.ModelCatalog;
+import dev.quire.gateway.admission.ApiKeys;
+import dev.quire.gateway.admission.ErrorKind;
+import dev.quire.gateway.admission.GatewayException;
+import dev.quire.gateway.routing.RequestDispatcher;
+import dev.quire.proto.v1.AbortResponse;
+import dev.quire.proto.v1.CompleteResponse;
+import dev.quire.proto.v1.DetokenizeResponse;
+import dev.quire.proto.v1.FinishReason;
 import dev.quire.proto.v1.GenerateRequest;
 import dev.quire.proto.v1.GenerateResponse;
 import dev.quire.proto.v1.InferenceGrpcService;
 import dev.quire.proto.v1.ListModelsResponse;
 import dev.quire.proto.v1.ModelInfo;
 import dev.quire.proto.v1.TokenizeResponse;
-import dev.quire.worker.engine.GenerationRequest;
+import dev.quire.worker.engine.GenerationListener;
 import dev.quire.worker.engine.InferenceEngine;
-import dev.quire.worker.engine.InvalidRequestException;
-import dev.quire.worker.engine.RequestHandle;
-import dev.quire.worker.engine.SamplingOptions;
+import dev.quire.worker.engine.TokenLogprobs;
 import dev.quire.worker.model.ServedModel;
 import io.vertx.core.Context;
-import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import com.google.protobuf.Descriptors;
 import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.common.ServiceName;
+import io.vertx.grpc.server.Service;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerRequest;
 import io.vertx.grpc.server.GrpcServerResponse;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
-import java.util.UUID;
+import java.util.function.Consumer;
 
-/** The {@code quire.v1.Inference} service on a Vert.x gRPC server. */
-public final class InferenceApi {
-    private static final Logger LOG = LoggerFactory.getLogger(InferenceApi.class);
-
+/**
+ * The {@code quire.v1.Inference} service on a Vert.x gRPC server. Registered as a service (not
+ * only as call handlers) so that server reflection lists it.
+ */
+public final class InferenceApi implements Service {
     private final Vertx vertx;
-    private final ModelCatalog catalog;
+    private final RequestDispatcher dispatcher;
 
-    public InferenceApi(Vertx vertx, ModelCatalog catalog) {
+    public InferenceApi(Vertx vertx, RequestDispatcher dispatcher) {
         this.vertx = vertx;
-        this.catalog = catalog;
+        this.dispatcher = dispatcher;
     }
 
-    public void bindTo(GrpcServer server) {
+    @Override
+    public ServiceName name() {
+        return InferenceGrpcService.SERVICE_NAME;
+    }
+
+    @Override
+    public Descriptors.ServiceDescriptor descriptor() {
+        return InferenceGrpcService.SERVICE_DESCRIPTOR;
+    }
+
+    @Override
+    public void bind(GrpcServer server) {
         server.callHandler(InferenceGrpcService.Generate, this::generate);
-        server.callHandler(InferenceGrpcService.ListModels, call -> call.handler(req -> {
+        server.callHandler(InferenceGrpcService.Complete, this::complete);
+        server.callHandler(InferenceGrpcService.ListModels, call -> unary(call, req -> {
             ListModelsResponse.Builder out = ListModelsResponse.newBuilder();
-            for (InferenceEngine engine : catalog.all()) {
+            for (InferenceEngine engine : dispatcher.catalog().all()) {
                 ServedModel m = engine.model();
                 out.addModels(ModelInfo.newBuilder().setName(m.name())
                         .setMaxContextLength(m.config().maxPositionEmbeddings())
@@ -49,83 +67,249 @@ public final class InferenceApi {
             }
             call.response().end(out.build());
         }));
-        server.callHandler(InferenceGrpcService.Tokenize, call -> call.handler(req -> {
-            ServedModel model;
-            try {
-                model = catalog.resolve(req.getModel()).model();
-            } catch (InvalidRequestException e) {
-                fail(call.response(), GrpcStatus.INVALID_ARGUMENT, e.getMessage());
-                return;
-            }
-            tokenize(model, req.getText(), req.getAddSpecialTokens()).onComplete(ids -> {
-                if (ids.succeeded()) {
-                    TokenizeResponse.Builder out = TokenizeResponse.newBuilder();
-                    for (int id : ids.result()) {
-                        out.addTokenIds(id);
-                    }
-                    call.response().end(out.build());
-                } else {
-                    fail(call.response(), GrpcStatus.INTERNAL, ids.cause().getMessage());
+        server.callHandler(InferenceGrpcService.Tokenize, call -> unary(call, req -> {
+            ServedModel model = dispatcher.catalog().resolve(req.getModel()).model();
+            dispatcher.tokenize(model, req.getText(), req.getAddSpecialTokens()).onComplete(ids -> {
+                if (ids.failed()) {
+                    fail(call.response(), GatewayException.from(ids.cause()));
+                    return;
                 }
+                TokenizeResponse.Builder out = TokenizeResponse.newBuilder();
+                for (int id : ids.result()) {
+                    out.addTokenIds(id);
+                }
+                call.response().end(out.build());
             });
         }));
+        server.callHandler(InferenceGrpcService.Detokenize, call -> unary(call, req -> {
+            ServedModel model = dispatcher.catalog().resolve(req.getModel()).model();
+            int[] ids = req.getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
+            for (int id : ids) {
+                if (id < 0 || id >= model.config().vocabSize()) {
+                    throw new GatewayException(ErrorKind.INVALID_ARGUMENT, "token_ids", "token_ids: " + id
+                            + " is outside [0, " + model.config().vocabSize() + ")");
+                }
+            }
+            vertx.executeBlocking(() -> model.tokenizer().decode(ids, req.getSkipSpecialTokens()), false)
+                    .onComplete(text -> {
+                        if (text.failed()) {
+                            fail(call.response(), GatewayException.from(text.cause()));
+                        } else {
+                            call.response().end(DetokenizeResponse.newBuilder().setText(text.result()).build());
+                        }
+                    });
+        }));
+        server.callHandler(InferenceGrpcService.Abort, call -> {
+            call.handler(req -> {
+                try {
+                    String identity = dispatcher.authenticate(bearer(call));
+                    if (req.getRequestId().isEmpty()) {
+                        throw new GatewayException(ErrorKind.INVALID_ARGUMENT, "request_id", "request_id: must not be empty");
+                    }
+                    call.response().end(AbortResponse.newBuilder()
+                            .setAborted(dispatcher.abort(identity, req.getRequestId())).build());
+                } catch (RuntimeException e) {
+                    fail(call.response(), GatewayException.from(e));
+                }
+            });
+        });
+    }
+
+    /** Authenticates, then runs {@code body}; any exception becomes the right gRPC status. */
+    private <Q, R> void unary(GrpcServerRequest<Q, R> call, Consumer<Q> body) {
+        call.handler(req -> {
+            try {
+                dispatcher.authenticate(bearer(call));
+                body.accept(req);
+            } catch (RuntimeException e) {
+                fail(call.response(), GatewayException.from(e));
+            }
+        });
     }
 
     private void generate(GrpcServerRequest<GenerateRequest, GenerateResponse> call) {
         call.handler(request -> {
             GrpcServerResponse<GenerateRequest, GenerateResponse> response = call.response();
-            InferenceEngine engine;
-            GenerateRequestParser.Prompt prompt;
-            SamplingOptions sampling;
+            Context context = vertx.getOrCreateContext();
+            RequestDispatcher.Call parsed;
             try {
-                engine = catalog.resolve(request.getModel());
-                prompt = GenerateRequestParser.prompt(request);
-                sampling = GenerateRequestParser.sampling(request.getSampling());
-            } catch (InvalidRequestException e) {
-                fail(response, GrpcStatus.INVALID_ARGUMENT, e.getMessage());
+                parsed = parse(call, request);
+            } catch (RuntimeException e) {
+                fail(response, GatewayException.from(e));
                 return;
             }
-            String requestId = request.getRequestId().isEmpty() ? "req-" + UUID.randomUUID() : request.getRequestId();
-            Context context = vertx.getOrCreateContext();
-            Future<int[]> ids = prompt.isText()
-                    ? tokenize(engine.model(), prompt.text(), true)
-                    : Future.succeededFuture(prompt.tokenIds());
-            ids.onComplete(tokenized -> {
-                if (tokenized.failed()) {
-                    fail(response, GrpcStatus.INTERNAL, "tokenization failed: " + tokenized.cause().getMessage());
+            // The relay exists before the engine sees the request; it learns the id and prompt
+            // size from the dispatch result, which always arrives before the first engine callback
+            // is delivered (both hop through this context, in order).
+            RelayHolder holder = new RelayHolder();
+            dispatcher.dispatch(parsed, holder).onComplete(result -> {
+                if (result.failed()) {
+                    fail(response, GatewayException.from(result.cause()));
                     return;
                 }
-                GrpcTokenRelay relay = new GrpcTokenRelay(context, response, requestId, tokenized.result().length);
-                RequestHandle handle;
-                try {
-                    handle = engine.submit(new GenerationRequest(requestId, tokenized.result(), sampling), relay);
-                } catch (InvalidRequestException e) {
-                    fail(response, GrpcStatus.INVALID_ARGUMENT, e.getMessage());
-                    return;
-                } catch (IllegalStateException e) {
-                    fail(response, GrpcStatus.UNAVAILABLE, e.getMessage());
-                    return;
-                }
+                RequestDispatcher.Dispatched d = result.result();
+                GrpcTokenRelay relay = new GrpcTokenRelay(context, response, d.requestId(), d.promptTokens());
+                holder.attach(relay);
                 // A client that cancels or disconnects frees its sequence in the next engine step.
                 call.errorHandler(error -> {
-                    LOG.debug("Request {} ended by the client: {}", requestId, error);
-                    relay.clientGone();
-                    handle.cancel();
+                    relay.close();
+                    d.handle().cancel();
                 });
                 call.exceptionHandler(error -> {
-                    relay.clientGone();
-                    handle.cancel();
+                    relay.close();
+                    d.handle().cancel();
                 });
+                armDeadline(call, relay, d);
             });
         });
     }
 
-    /** Tokenizes off the event loop: long prompts take real time. */
-    private Future<int[]> tokenize(ServedModel model, String text, boolean addSpecialTokens) {
-        return vertx.executeBlocking(() -> model.tokenizer().encode(text, addSpecialTokens), false);
+    private void complete(GrpcServerRequest<GenerateRequest, CompleteResponse> call) {
+        call.handler(request -> {
+            GrpcServerResponse<GenerateRequest, CompleteResponse> response = call.response();
+            Context context = vertx.getOrCreateContext();
+            RequestDispatcher.Call parsed;
+            try {
+                parsed = parse(call, request);
+            } catch (RuntimeException e) {
+                fail(response, GatewayException.from(e));
+                return;
+            }
+            CompleteResponse.Builder out = CompleteResponse.newBuilder();
+            StringBuilder text = new StringBuilder();
+            boolean[] closed = {false};
+            GenerationListener collector = new GenerationListener() {
+                @Override
+                public void onTokens(int[] tokenIds, String delta, TokenLogprobs[] logprobs) {
+                    synchronized (out) {
+                        for (int id : tokenIds) {
+                            out.addTokenIds(id);
+                        }
+                        text.append(delta);
+                        GrpcTokenRelay.addLogprobs(logprobs, out::addLogprobs);
+                    }
+                }
+
+                @Override
+                public void onFinish(dev.quire.scheduler.batch.FinishReason reason, int prompt, int completion) {
+                    CompleteResponse result;
+                    synchronized (out) {
+                        result = out.setText(text.toString()).setFinishReason(FinishReason.valueOf(reason.name()))
+                                .setUsage(GrpcTokenRelay.usage(prompt, completion)).build();
+                    }
+                    context.runOnContext(v -> {
+                        if (!closed[0]) {
+                            closed[0] = true;
+                            response.end(result);
+                        }
+                    });
+                }
+
+                @Override
+                public void onError(Throwable error) {
+                    context.runOnContext(v -> {
+                        if (!closed[0]) {
+                            closed[0] = true;
+                            fail(response, GatewayException.from(error));
+                        }
+                    });
+                }
+            };
+            dispatcher.dispatch(parsed, collector).onComplete(result -> {
+                if (result.failed()) {
+                    fail(response, GatewayException.from(result.cause()));
+                    return;
+                }
+                RequestDispatcher.Dispatched d = result.result();
+                synchronized (out) {
+                    out.setRequestId(d.requestId());
+                }
+                call.errorHandler(error -> {
+                    closed[0] = true;
+                    d.handle().cancel();
+                });
+                long timeout = call.timeout();
+                if (timeout > 0) {
+                    vertx.setTimer(timeout, t -> {
+                        if (!closed[0]) {
+                            closed[0] = true;
+                            d.handle().cancel();
+                            response.status(GrpcStatus.DEADLINE_EXCEEDED).statusMessage("deadline exceeded").end();
+                        }
+                    });
+                }
+            });
+        });
     }
 
-    private static void fail(GrpcServerResponse<?, ?> response, GrpcStatus status, String message) {
-        response.status(status).statusMessage(message).end();
+    private RequestDispatcher.Call parse(GrpcServerRequest<?, ?> call, GenerateRequest request) {
+        String identity = dispatcher.authenticate(bearer(call));
+        return new RequestDispatcher.Call("grpc", identity, request.getModel(), GrpcRequests.prompt(request),
+                GrpcRequests.sampling(request.getSampling()), request.getRequestId());
+    }
+
+    /** Honours the client's grpc-timeout: past it the sequence is aborted and the call ends. */
+    private void armDeadline(GrpcServerRequest<?, ?> call, GrpcTokenRelay relay, RequestDispatcher.Dispatched d) {
+        long timeout = call.timeout();
+        if (timeout <= 0) {
+            return;
+        }
+        vertx.setTimer(timeout, t -> {
+            if (!relay.isClosed()) {
+                relay.close();
+                d.handle().cancel();
+                call.response().status(GrpcStatus.DEADLINE_EXCEEDED).statusMessage("deadline exceeded").end();
+            }
+        });
+    }
+
+    private static String bearer(GrpcServerRequest<?, ?> call) {
+        return ApiKeys.bearer(call.headers().get("authorization"));
+    }
+
+    static void fail(GrpcServerResponse<?, ?> response, GatewayException e) {
+        response.status(e.kind().grpcStatus()).statusMessage(e.getMessage());
+        if (e.retryAfterSeconds() > 0) {
+            response.trailers().set("retry-after", Long.toString(e.retryAfterSeconds()));
+        }
+        response.end();
+    }
+
+    /**
+     * Forwards engine callbacks to a relay created once the dispatch completes. Until then (only
+     * possible in theory, the engine needs a step) callbacks are delivered in order on attach.
+     */
+    private static final class RelayHolder implements GenerationListener {
+        private GenerationListener target;
+        private final java.util.List<Consumer<GenerationListener>> pending = new java.util.ArrayList<>();
+
+        synchronized void attach(GenerationListener relay) {
+            target = relay;
+            pending.forEach(p -> p.accept(relay));
+            pending.clear();
+        }
+
+        private synchronized void deliver(Consumer<GenerationListener> event) {
+            if (target != null) {
+                event.accept(target);
+            } else {
+                pending.add(event);
+            }
+        }
+
+        @Override
+        public void onTokens(int[] tokenIds, String text, TokenLogprobs[] logprobs) {
+            deliver(l -> l.onTokens(tokenIds, text, logprobs));
+        }
+
+        @Override
+        public void onFinish(dev.quire.scheduler.batch.FinishReason reason, int promptTokens, int completionTokens) {
+            deliver(l -> l.onFinish(reason, promptTokens, completionTokens));
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            deliver(l -> l.onError(error));
+        }
     }
 }

@@ -17,11 +17,34 @@ public final class QuireCli implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+        System.exit(run(args, System.getenv()));
     }
 
+    /** Runs the command line with configuration from {@code env} (and the YAML file the args name). */
+    public static int run(String[] args, java.util.Map<String, String> env) {
+        CommandLine cli = commandLine();
+        try {
+            ConfigDefaults defaults = ConfigDefaults.from(args, env);
+            defaults.validate(cli);
+            cli.setDefaultValueProvider(defaults);
+        } catch (IllegalArgumentException e) {
+            cli.getErr().println("quire: " + e.getMessage());
+            return 2;
+        }
+        return cli.execute(args);
+    }
+
+    /** The harness lives in load-tests, which the launcher puts on the classpath; found by name. */
+    static final String BENCH_COMMAND = "dev.quire.loadtest.cli.BenchCommand";
+
     public static CommandLine commandLine() {
-        return new CommandLine(new QuireCli())
+        CommandLine cli = new CommandLine(new QuireCli());
+        try {
+            cli.addSubcommand("bench", Class.forName(BENCH_COMMAND).getDeclaredConstructor().newInstance());
+        } catch (ReflectiveOperationException | LinkageError e) {
+            // Without the harness on the classpath, quire simply has no bench command.
+        }
+        return cli
                 .setCaseInsensitiveEnumValuesAllowed(true)
                 .setExecutionExceptionHandler((error, commandLine, parsed) -> {
                     // Configuration and checkpoint problems are the user's to fix: one clear line.

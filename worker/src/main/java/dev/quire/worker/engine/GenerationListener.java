@@ -7,6 +7,10 @@ import dev.quire.scheduler.batch.FinishReason;
  * one request: implementations must return quickly and hand work to their own thread or event loop.
  */
 public interface GenerationListener {
+    /** The request left the waiting queue: an engine step is computing it for the first time. */
+    default void onScheduled() {
+    }
+
     /**
      * New tokens since the previous call. {@code text} is their decoded text; it may be empty while
      * the tokens do not yet form whole characters, or while it could be the start of a stop string.

@@ -208,6 +208,11 @@ public final class LlamaEngine implements InferenceEngine {
         }
         ForwardBatch.Builder builder = new ForwardBatch.Builder(cache.blockSize());
         for (ScheduledSequence item : items) {
+            ActiveRequest r = running.get(item.requestId());
+            if (!r.scheduled) {
+                r.scheduled = true;
+                r.listener.onScheduled();
+            }
             builder.add(item.startPosition(), item.tokenIds(), item.slotMapping(), item.blockTable(), item.samples());
         }
         ForwardBatch batch = builder.build();
@@ -331,6 +336,7 @@ public final class LlamaEngine implements InferenceEngine {
         final dev.quire.worker.model.IncrementalDetokenizer detokenizer;
         final StopStringFilter stopFilter;
         int completionTokens;
+        boolean scheduled;
 
         ActiveRequest(GenerationRequest request, GenerationListener listener, long seed,
                       dev.quire.worker.model.IncrementalDetokenizer detokenizer) {

@@ -1,0 +1,36 @@
+package dev.quire.gateway.admission;
+
+import java.time.Duration;
+
+/**
+ * Bounds the gateway enforces before anything is queued.
+ *
+ * @param maxConcurrentRequests requests admitted and not finished, across all clients
+ * @param maxQueuedRequests     admitted requests not yet scheduled by an engine; beyond this new
+ *                              requests are refused at once instead of queueing without bound
+ * @param queueTimeout          a request not scheduled within this is failed as overloaded
+ * @param requestsPerMinute     per API key; 0 for no limit
+ * @param tokensPerMinute       prompt + generated tokens per API key; 0 for no limit
+ * @param maxPromptTokens       0 uses the model's context length
+ * @param maxTokens             most tokens a request may ask to generate; 0 for the context length
+ * @param maxRequestBytes       largest request body or message accepted
+ */
+public record AdmissionLimits(int maxConcurrentRequests, int maxQueuedRequests, Duration queueTimeout,
+                              long requestsPerMinute, long tokensPerMinute, int maxPromptTokens, int maxTokens,
+                              int maxRequestBytes) {
+    public AdmissionLimits {
+        if (maxConcurrentRequests <= 0 || maxQueuedRequests <= 0 || maxRequestBytes <= 0) {
+            throw new IllegalArgumentException("concurrency, queue and request size bounds must be positive");
+        }
+        if (requestsPerMinute < 0 || tokensPerMinute < 0 || maxPromptTokens < 0 || maxTokens < 0) {
+            throw new IllegalArgumentException("rate limits and token bounds must not be negative");
+        }
+        if (queueTimeout == null || queueTimeout.isNegative() || queueTimeout.isZero()) {
+            throw new IllegalArgumentException("queue timeout must be positive");
+        }
+    }
+
+    public static AdmissionLimits defaults() {
+        return new AdmissionLimits(4096, 1024, Duration.ofSeconds(60), 0, 0, 0, 0, 4 << 20);
+    }
+}

@@ -1,0 +1,82 @@
+package dev.quire.gateway.api;
+
+import dev.quire.gateway.admission.ErrorKind;
+import dev.quire.gateway.admission.GatewayException;
+import dev.quire.gateway.routing.PromptInput;
+import dev.quire.proto.v1.GenerateRequest;
+import dev.quire.proto.v1.SamplingParams;
+import dev.quire.worker.engine.InvalidRequestException;
+import dev.quire.worker.engine.SamplingOptions;
+
+/** Checks a {@code quire.v1} request and turns it into protocol-neutral values. */
+final class GrpcRequests {
+    private GrpcRequests() {
+    }
+
+    static PromptInput prompt(GenerateRequest request) {
+        switch (request.getInputCase()) {
+            case PROMPT -> {
+                if (request.getPrompt().isEmpty()) {
+                    throw invalid("prompt", "must not be empty");
+                }
+                return PromptInput.text(request.getPrompt());
+            }
+            case PROMPT_TOKEN_IDS -> {
+                if (request.getPromptTokenIds().getIdsCount() == 0) {
+                    throw invalid("prompt_token_ids", "must not be empty");
+                }
+                return PromptInput.tokens(request.getPromptTokenIds().getIdsList().stream()
+                        .mapToInt(Integer::intValue).toArray());
+            }
+            default -> throw invalid("prompt", "one of prompt or prompt_token_ids is required");
+        }
+    }
+
+    static SamplingOptions sampling(SamplingParams p) {
+        if (p.hasMaxTokens() && p.getMaxTokens() < 1) {
+            throw invalid("sampling.max_tokens", "must be >= 1, got " + p.getMaxTokens());
+        }
+        SamplingOptions.Builder b = SamplingOptions.builder()
+                .maxTokens(p.hasMaxTokens() ? p.getMaxTokens() : 0)
+                .stop(p.getStopList())
+                .stopTokenIds(p.getStopTokenIdsList().stream().mapToInt(Integer::intValue).toArray())
+                .ignoreEos(p.getIgnoreEos());
+        if (p.hasTemperature()) {
+            b.temperature(p.getTemperature());
+        }
+        if (p.hasTopP()) {
+            b.topP(p.getTopP());
+        }
+        if (p.hasTopK()) {
+            b.topK(p.getTopK());
+        }
+        if (p.hasMinP()) {
+            b.minP(p.getMinP());
+        }
+        if (p.hasSeed()) {
+            b.seed(p.getSeed());
+        }
+        if (p.hasPresencePenalty()) {
+            b.presencePenalty(p.getPresencePenalty());
+        }
+        if (p.hasFrequencyPenalty()) {
+            b.frequencyPenalty(p.getFrequencyPenalty());
+        }
+        if (p.hasRepetitionPenalty()) {
+            b.repetitionPenalty(p.getRepetitionPenalty());
+        }
+        if (p.hasLogprobs()) {
+            b.logprobs(p.getLogprobs());
+        }
+        try {
+            return b.build();
+        } catch (InvalidRequestException e) {
+            // Name the field as the client spells it in the request.
+            throw invalid("sampling." + e.field(), e.getMessage().substring(e.field().length() + 2));
+        }
+    }
+
+    private static GatewayException invalid(String field, String problem) {
+        return new GatewayException(ErrorKind.INVALID_ARGUMENT, field, field + ": " + problem);
+    }
+}

@@ -1,0 +1,126 @@
+package dev.quire.gateway.observability;
+
+import dev.quire.gateway.admission.AdmissionController;
+import dev.quire.scheduler.batch.FinishReason;
+import dev.quire.scheduler.batch.SchedulerStats;
+import dev.quire.worker.engine.LlamaEngine;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The gateway's Prometheus metrics. Names mirror vLLM's ({@code vllm:num_requests_running} is
+ * {@code quire_num_requests_running} here, and so on) so existing dashboards translate.
+ */
+public final class GatewayMetrics {
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final Counter promptTokens;
+    private final Counter generationTokens;
+    private final Timer timeToFirstToken;
+    private final Timer interTokenLatency;
+    private final Timer e2eLatency;
+    private final Timer queueTime;
+    private final DistributionSummary promptLength;
+    private final Map<FinishReason, Counter> success = new EnumMap<>(FinishReason.class);
+    private final Map<String, Counter> failures = new ConcurrentHashMap<>();
+
+    public GatewayMetrics() {
+        promptTokens = Counter.builder("quire.prompt_tokens").description("Prompt tokens processed")
+                .register(registry);
+        generationTokens = Counter.builder("quire.generation_tokens").description("Tokens generated")
+                .register(registry);
+        timeToFirstToken = latency("quire.time_to_first_token", "Time from request arrival to its first token");
+        interTokenLatency = latency("quire.inter_token_latency", "Time between successive tokens of a request");
+        e2eLatency = latency("quire.e2e_request_latency", "Time from request arrival to its last token");
+        queueTime = latency("quire.request_queue_time", "Time a request waited before an engine scheduled it");
+        promptLength = DistributionSummary.builder("quire.request_prompt_tokens").baseUnit("tokens")
+                .description("Prompt length of finished requests").publishPercentileHistogram().register(registry);
+        for (FinishReason r : FinishReason.values()) {
+            success.put(r, Counter.builder("quire.request_success").tag("finished_reason", r.name().toLowerCase())
+                    .description("Finished requests by finish reason").register(registry));
+        }
+    }
+
+    private Timer latency(String name, String description) {
+        return Timer.builder(name).description(description).publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(10))
+                .register(registry);
+    }
+
+    /** Exposes an engine's scheduler state, tagged with its model name. */
+    public void bindEngine(LlamaEngine engine) {
+        String model = engine.model().name();
+        gauge("quire.num_requests_running", "Sequences running in the engine", engine, e -> e.stats().running(), model);
+        gauge("quire.num_requests_waiting", "Sequences waiting in the engine", engine, e -> e.stats().waiting(), model);
+        gauge("quire.kv_cache_usage_perc", "Share of KV cache blocks in use (0-1)", engine,
+                e -> e.stats().kvCacheUsage(), model);
+        gauge("quire.kv_cache_blocks_used", "KV cache blocks in use", engine, e -> e.stats().kvBlocksUsed(), model);
+        gauge("quire.kv_cache_blocks_total", "KV cache blocks", engine, e -> e.stats().kvBlocksTotal(), model);
+        counter("quire.prefix_cache_queries", "Prompt tokens looked up in the prefix cache", engine,
+                SchedulerStats::prefixCacheQueryTokens, model);
+        counter("quire.prefix_cache_hits", "Prompt tokens served from the prefix cache", engine,
+                SchedulerStats::prefixCacheHitTokens, model);
+        counter("quire.num_preemptions", "Sequences preempted for lack of KV blocks", engine,
+                SchedulerStats::preemptions, model);
+    }
+
+    /** Exposes the gateway's own admission state. */
+    public void bindAdmission(AdmissionController admission) {
+        Gauge.builder("quire.gateway_requests_in_flight", admission, AdmissionController::inFlight)
+                .description("Requests admitted by the gateway and not finished").register(registry);
+        Gauge.builder("quire.gateway_requests_queued", admission, AdmissionController::queued)
+                .description("Admitted requests not yet scheduled by an engine").register(registry);
+    }
+
+    private void gauge(String name, String description, LlamaEngine engine,
+                       java.util.function.ToDoubleFunction<LlamaEngine> f, String model) {
+        Gauge.builder(name, engine, f).tag("model_name", model).description(description).register(registry);
+    }
+
+    private void counter(String name, String description, LlamaEngine engine,
+                         java.util.function.ToLongFunction<SchedulerStats> f, String model) {
+        FunctionCounter.builder(name, engine, e -> f.applyAsLong(e.stats())).tag("model_name", model)
+                .description(description).register(registry);
+    }
+
+    void recordQueueTime(long nanos) {
+        queueTime.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    void recordFirstToken(long nanos) {
+        timeToFirstToken.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    void recordInterToken(long nanos) {
+        interTokenLatency.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    void recordFinished(FinishReason reason, int prompt, int completion, long e2eNanos) {
+        success.get(reason).increment();
+        promptTokens.increment(prompt);
+        generationTokens.increment(completion);
+        promptLength.record(prompt);
+        e2eLatency.record(e2eNanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** Counts a request refused or failed, by error kind. */
+    public void recordFailure(String kind) {
+        failures.computeIfAbsent(kind, k -> Counter.builder("quire.request_failure").tag("kind", k)
+                .description("Requests refused or failed, by kind").register(registry)).increment();
+    }
+
+    /** The Prometheus text exposition of every metric. */
+    public String scrape() {
+        return registry.scrape();
+    }
+}

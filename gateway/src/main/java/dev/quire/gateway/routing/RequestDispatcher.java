@@ -1,0 +1,183 @@
+package dev.quire.gateway.routing;
+
+import dev.quire.gateway.admission.AdmissionController;
+import dev.quire.gateway.admission.ErrorKind;
+import dev.quire.gateway.admission.GatewayException;
+import dev.quire.gateway.observability.AccessLog;
+import dev.quire.gateway.observability.GatewayMetrics;
+import dev.quire.gateway.observability.RequestObserver;
+import dev.quire.worker.engine.GenerationListener;
+import dev.quire.worker.engine.GenerationRequest;
+import dev.quire.worker.engine.InferenceEngine;
+import dev.quire.worker.engine.RequestHandle;
+import dev.quire.worker.engine.SamplingOptions;
+import dev.quire.worker.model.ServedModel;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The one path every protocol takes to run a generation: resolve the model, tokenize off the
+ * event loop, check size bounds, admit, and submit to the engine with metrics and the access log
+ * wired in. Protocol adapters only parse their wire format and render results and errors.
+ */
+public final class RequestDispatcher {
+    private final Vertx vertx;
+    private final ModelCatalog catalog;
+    private final AdmissionController admission;
+    private final GatewayMetrics metrics;
+    private final AccessLog accessLog;
+    /** Requests submitted and not finished, for Abort by request id. */
+    private final Map<String, Live> live = new ConcurrentHashMap<>();
+
+    private record Live(String identity, RequestHandle handle) {
+    }
+
+    public RequestDispatcher(Vertx vertx, ModelCatalog catalog, AdmissionController admission, GatewayMetrics metrics,
+                             AccessLog accessLog) {
+        this.vertx = vertx;
+        this.catalog = catalog;
+        this.admission = admission;
+        this.metrics = metrics;
+        this.accessLog = accessLog;
+    }
+
+    /**
+     * One generation to run.
+     *
+     * @param protocol  "grpc" or "http", for logs
+     * @param identity  the caller as {@link #authenticate} named it
+     * @param model     model name; empty for the default
+     * @param requestId the client's id, or null to assign one
+     */
+    public record Call(String protocol, String identity, String model, PromptInput prompt, SamplingOptions sampling,
+                       String requestId) {
+    }
+
+    /** A submitted generation. */
+    public record Dispatched(String requestId, String model, int promptTokens, RequestHandle handle) {
+    }
+
+    public ModelCatalog catalog() {
+        return catalog;
+    }
+
+    public AdmissionController admission() {
+        return admission;
+    }
+
+    /** Names the caller, or throws UNAUTHENTICATED; call before parsing the request. */
+    public String authenticate(String bearerKey) {
+        try {
+            return admission.authenticate(bearerKey);
+        } catch (GatewayException e) {
+            metrics.recordFailure("unauthenticated");
+            throw e;
+        }
+    }
+
+    /** Fails fast with a {@link GatewayException} when the gateway is draining. */
+    public void checkNotDraining() {
+        if (admission.draining()) {
+            throw new GatewayException(ErrorKind.DRAINING, null, "the server is shutting down; retry on another instance");
+        }
+    }
+
+    /**
+     * Runs {@code call}; output goes to {@code listener} from the engine thread. The future fails
+     * with a {@link GatewayException} when the request is refused before it reaches the engine.
+     */
+    public Future<Dispatched> dispatch(Call call, GenerationListener listener) {
+        long arrival = System.nanoTime();
+        InferenceEngine engine;
+        try {
+            checkNotDraining();
+            engine = catalog.resolve(call.model());
+            int maxTokens = admission.limits().maxTokens();
+            if (maxTokens > 0 && call.sampling().maxTokens() > maxTokens) {
+                throw new GatewayException(ErrorKind.INVALID_ARGUMENT, "max_tokens", "max_tokens: "
+                        + call.sampling().maxTokens() + " is above this server's limit of " + maxTokens);
+            }
+        } catch (RuntimeException e) {
+            return refused(e);
+        }
+        ServedModel model = engine.model();
+        Future<int[]> ids = call.prompt().isText()
+                ? tokenize(model, call.prompt().text(), true)
+                : Future.succeededFuture(call.prompt().tokenIds());
+        return ids.recover(e -> Future.failedFuture(new GatewayException(ErrorKind.INTERNAL, "prompt",
+                        "tokenization failed: " + e.getMessage())))
+                .compose(tokens -> {
+                    try {
+                        return Future.succeededFuture(submit(call, engine, tokens, listener, arrival));
+                    } catch (RuntimeException e) {
+                        return refused(e);
+                    }
+                });
+    }
+
+    private Dispatched submit(Call call, InferenceEngine engine, int[] tokens, GenerationListener listener,
+                              long arrival) {
+        int maxPrompt = admission.limits().maxPromptTokens();
+        if (maxPrompt > 0 && tokens.length > maxPrompt) {
+            throw new GatewayException(ErrorKind.INVALID_ARGUMENT, "prompt", "prompt: has " + tokens.length
+                    + " tokens; this server accepts at most " + maxPrompt);
+        }
+        String requestId = call.requestId() == null || call.requestId().isEmpty()
+                ? "req-" + UUID.randomUUID() : call.requestId();
+        AdmissionController.Permit permit = admission.admit(call.identity(), tokens.length);
+        String modelName = engine.model().name();
+        RequestObserver observer = new RequestObserver(listener, permit, metrics, accessLog, requestId,
+                call.protocol(), modelName, call.identity(), call.prompt().text(), arrival,
+                () -> live.remove(requestId));
+        RequestHandle handle;
+        try {
+            handle = engine.submit(new GenerationRequest(requestId, tokens, call.sampling()), observer);
+        } catch (RuntimeException e) {
+            permit.close();
+            throw e;
+        }
+        live.put(requestId, new Live(call.identity(), handle));
+        long timeoutMs = admission.limits().queueTimeout().toMillis();
+        vertx.setTimer(timeoutMs, t -> {
+            if (!observer.started()) {
+                observer.markQueueTimeout();
+                handle.cancel();
+            }
+        });
+        return new Dispatched(requestId, modelName, tokens.length, handle);
+    }
+
+    /**
+     * Aborts a running request on behalf of {@code identity}; only the caller that started it may.
+     *
+     * @return whether a running request of that id and caller was found
+     */
+    public boolean abort(String identity, String requestId) {
+        Live l = live.get(requestId);
+        if (l == null || !l.identity().equals(identity)) {
+            return false;
+        }
+        l.handle().cancel();
+        return true;
+    }
+
+    /** Requests submitted and not yet finished. */
+    public int liveRequests() {
+        return live.size();
+    }
+
+    private <T> Future<T> refused(Throwable error) {
+        GatewayException g = GatewayException.from(error);
+        metrics.recordFailure(g.kind().name().toLowerCase());
+        return Future.failedFuture(g);
+    }
+
+    /** Tokenizes off the event loop: long prompts take real time. */
+    public Future<int[]> tokenize(ServedModel model, String text, boolean addSpecialTokens) {
+        return vertx.executeBlocking(() -> model.tokenizer().encode(text, addSpecialTokens), false);
+    }
+}
