@@ -33,9 +33,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * vocab 32000, F32 on CPU): output tokens/s at several concurrencies, the step time at batch 16
  * against the same matrix work done as bare DJL matmuls, and the KV slot waste at peak load.
  *
- * <p>Run: {@code ./mvnw -q -pl worker -am test-compile && ./mvnw -q -pl worker exec:java
- * -Dexec.classpathScope=test -Dexec.mainClass=dev.quire.worker.bench.EngineBenchmark
- * -Dexec.args="worker/benchmarks/engine.md"} (see worker/benchmarks/README.md).
+ * <p>Run: {@code worker/benchmarks/run-engine-benchmark.sh} (writes worker/benchmarks/engine.md).
  */
 public final class EngineBenchmark {
     static final int PROMPT = 128;
