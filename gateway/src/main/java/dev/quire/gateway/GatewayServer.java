@@ -5,16 +5,16 @@ import dev.quire.gateway.observability.GatewayMetrics;
 import dev.quire.gateway.observability.OperationsRoutes;
 import dev.quire.gateway.routing.RequestDispatcher;
 import dev.quire.proto.v1.InferenceGrpcService;
-import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.ext.web.Router;
-import io.vertx.grpc.health.HealthService;
+import dev.quire.gateway.observability.GrpcHealth;
 import io.vertx.grpc.reflection.ReflectionService;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerOptions;
 
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
@@ -42,12 +42,9 @@ public final class GatewayServer implements AutoCloseable {
         int maxMessage = dispatcher.admission().limits().maxRequestBytes();
         GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions().setMaxMessageSize(maxMessage));
         grpc.addService(new InferenceApi(vertx, dispatcher));
-        HealthService health = HealthService.create(vertx);
         // Serving while the gateway admits requests; NOT_SERVING once it drains.
-        health.register("", () -> Future.succeededFuture(!dispatcher.admission().draining()));
-        health.register(InferenceGrpcService.SERVICE_NAME,
-                () -> Future.succeededFuture(!dispatcher.admission().draining()));
-        grpc.addService(health);
+        grpc.addService(new GrpcHealth(vertx, List.of(InferenceGrpcService.SERVICE_NAME.fullyQualifiedName()),
+                () -> !dispatcher.admission().draining()));
         grpc.addService(ReflectionService.v1());
         HttpServer grpcHttp = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(grpcPort))
                 .requestHandler(grpc)
@@ -59,8 +56,10 @@ public final class GatewayServer implements AutoCloseable {
         extraRoutes.accept(router);
         HttpServer http;
         try {
+            // HTTP/1.1 only: the h2c upgrade path stalled large responses (a /metrics scrape over
+            // 64 KiB) for the JDK's HttpClient, and OpenAI clients speak HTTP/1.1 anyway.
             http = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(httpPort)
-                            .setMaxInitialLineLength(16 * 1024))
+                            .setMaxInitialLineLength(16 * 1024).setHttp2ClearTextEnabled(false))
                     .requestHandler(router)
                     .listen()
                     .await(30, TimeUnit.SECONDS);

@@ -22,7 +22,12 @@ public final class QuireCli implements Runnable {
 
     /** Runs the command line with configuration from {@code env} (and the YAML file the args name). */
     public static int run(String[] args, java.util.Map<String, String> env) {
+        return run(args, env, new java.io.PrintWriter(System.err, true));
+    }
+
+    static int run(String[] args, java.util.Map<String, String> env, java.io.PrintWriter err) {
         CommandLine cli = commandLine();
+        cli.setErr(err);
         try {
             ConfigDefaults defaults = ConfigDefaults.from(args, env);
             defaults.validate(cli);
@@ -46,6 +51,12 @@ public final class QuireCli implements Runnable {
         }
         return cli
                 .setCaseInsensitiveEnumValuesAllowed(true)
+                .setParameterExceptionHandler((error, args) -> {
+                    CommandLine failed = error.getCommandLine();
+                    failed.getErr().println("quire: " + error.getMessage() + " (see: quire "
+                            + failed.getCommandSpec().qualifiedName(" ").replaceFirst("^quire ?", "") + " --help)");
+                    return 2;
+                })
                 .setExecutionExceptionHandler((error, commandLine, parsed) -> {
                     // Configuration and checkpoint problems are the user's to fix: one clear line.
                     if (!(error instanceof IllegalArgumentException || error instanceof IllegalStateException)) {

@@ -90,17 +90,14 @@ public final class RequestDispatcher {
      * Runs {@code call}; output goes to {@code listener} from the engine thread. The future fails
      * with a {@link GatewayException} when the request is refused before it reaches the engine.
      */
-    public Future<Dispatched> dispatch(Call call, GenerationListener listener) {
+    public Future<Dispatched> dispatch(Call request, GenerationListener listener) {
         long arrival = System.nanoTime();
+        Call call;
         InferenceEngine engine;
         try {
             checkNotDraining();
             engine = catalog.resolve(call.model());
-            int maxTokens = admission.limits().maxTokens();
-            if (maxTokens > 0 && call.sampling().maxTokens() > maxTokens) {
-                throw new GatewayException(ErrorKind.INVALID_ARGUMENT, "max_tokens", "max_tokens: "
-                        + call.sampling().maxTokens() + " is above this server's limit of " + maxTokens);
-            }
+            call = withinTokenLimit(request);
         } catch (RuntimeException e) {
             return refused(e);
         }
@@ -117,6 +114,24 @@ public final class RequestDispatcher {
                         return refused(e);
                     }
                 });
+    }
+
+    /** Applies --max-tokens-limit: an explicit larger max_tokens is refused, an unset one is capped. */
+    private Call withinTokenLimit(Call call) {
+        int limit = admission.limits().maxTokens();
+        int asked = call.sampling().maxTokens();
+        if (limit <= 0 || (asked > 0 && asked <= limit)) {
+            return call;
+        }
+        if (asked > limit) {
+            throw new GatewayException(ErrorKind.INVALID_ARGUMENT, "max_tokens", "max_tokens: " + asked
+                    + " is above this server's limit of " + limit);
+        }
+        SamplingOptions s = call.sampling();
+        SamplingOptions capped = new SamplingOptions(limit, s.temperature(), s.topP(), s.topK(), s.minP(), s.seed(),
+                s.stop(), s.stopTokenIds(), s.ignoreEos(), s.repetitionPenalty(), s.presencePenalty(),
+                s.frequencyPenalty(), s.logprobs());
+        return new Call(call.protocol(), call.identity(), call.model(), call.prompt(), capped, call.requestId());
     }
 
     private Dispatched submit(Call call, InferenceEngine engine, int[] tokens, GenerationListener listener,
