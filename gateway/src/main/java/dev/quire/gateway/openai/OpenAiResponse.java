@@ -300,7 +300,7 @@ final class OpenAiResponse {
             if (!content && !ending) {
                 return;
             }
-            ObjectNode lp = renderLogprobs();
+            ObjectNode lp = tokenLogprobs.isEmpty() ? null : renderLogprobs();
             String t = text.toString();
             text.setLength(0);
             tokenLogprobs.clear();

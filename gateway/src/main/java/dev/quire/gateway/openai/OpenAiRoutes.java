@@ -69,8 +69,12 @@ public final class OpenAiRoutes {
         router.route("/v1/*").failureHandler(this::failure);
         // The key is checked before the body is read: an unauthenticated client cannot make us buffer it.
         router.route("/v1/*").handler(this::authenticate);
-        router.post("/v1/completions").handler(this::requireJson).handler(body).handler(this::completions);
-        router.post("/v1/chat/completions").handler(this::requireJson).handler(body).handler(this::chat);
+        for (String endpoint : POST_ENDPOINTS) {
+            router.post(endpoint).handler(this::requireJson);
+        }
+        // Vert.x Web wants a body handler first on its route, hence routes of their own.
+        router.post("/v1/completions").handler(body).handler(this::completions);
+        router.post("/v1/chat/completions").handler(body).handler(this::chat);
         router.get("/v1/models").handler(this::listModels);
         router.getWithRegex("/v1/models/(?<model>.+)").handler(this::retrieveModel);
         router.route("/v1/*").handler(this::unknownEndpoint);

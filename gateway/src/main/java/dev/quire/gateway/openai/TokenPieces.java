@@ -2,6 +2,7 @@ package dev.quire.gateway.openai;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.quire.worker.model.ServedModel;
 import dev.quire.worker.model.TextTokenizer;
@@ -131,7 +132,8 @@ final class TokenPieces {
                     String name = p.currentName();
                     p.nextToken();
                     if (name.equals("decoder")) {
-                        decoder = OpenAiJson.MAPPER.readTree(p);
+                        decoder = OpenAiJson.MAPPER.reader()
+                                .without(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(p);
                         break;
                     }
                     p.skipChildren();
