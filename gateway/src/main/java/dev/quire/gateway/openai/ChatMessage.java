@@ -35,7 +35,6 @@ record ChatMessage(String role, String content, String name) {
             throw OpenAiErrors.invalid(at, "must be an object, got " + OpenAiJson.describe(node));
         }
         ObjectNode m = (ObjectNode) node;
-        OpenAiJson.rejectUnknown(m, KNOWN, at + ".");
         String role = OpenAiJson.string(m, "role", at + ".role");
         if (role == null) {
             throw OpenAiErrors.invalid(at + ".role", "is required");
@@ -48,6 +47,7 @@ record ChatMessage(String role, String content, String name) {
             default -> throw OpenAiErrors.invalid(at + ".role",
                     "must be one of system, developer, user, assistant; got '" + role + "'");
         }
+        OpenAiJson.rejectUnknown(m, KNOWN, at + "."); // after the role: a tool message is about tools
         ArrayNode toolCalls = OpenAiJson.array(m, "tool_calls");
         if (toolCalls != null && !toolCalls.isEmpty()) {
             throw OpenAiErrors.invalid(at + ".tool_calls", "is not supported: this server does not do tool calling");
@@ -78,12 +78,12 @@ record ChatMessage(String role, String content, String name) {
             if (!part.isObject()) {
                 throw OpenAiErrors.invalid(partAt, "must be an object, got " + OpenAiJson.describe(part));
             }
-            OpenAiJson.rejectUnknown((ObjectNode) part, Set.of("type", "text"), partAt + ".");
             String type = OpenAiJson.string(part, "type", partAt + ".type");
             if (!"text".equals(type)) {
                 throw OpenAiErrors.invalid(partAt + ".type", "only 'text' parts are supported, got "
                         + (type == null ? "none" : "'" + type + "'"));
             }
+            OpenAiJson.rejectUnknown((ObjectNode) part, Set.of("type", "text"), partAt + ".");
             String t = OpenAiJson.string(part, "text", partAt + ".text");
             if (t == null) {
                 throw OpenAiErrors.invalid(partAt + ".text", "is required");
