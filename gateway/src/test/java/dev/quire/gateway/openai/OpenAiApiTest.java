@@ -17,7 +17,6 @@ import dev.quire.gateway.AllInOneServer;
 import dev.quire.worker.engine.EngineConfig;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -427,58 +426,60 @@ class OpenAiApiTest {
     }
 
     /** The official OpenAI Java library, unchanged, pointed at this server. */
-    @Nested
-    class OfficialJavaClient {
-        final OpenAIClient client = OpenAIOkHttpClient.builder()
+    static OpenAIClient officialClient() {
+        return OpenAIOkHttpClient.builder()
                 .baseUrl("http://127.0.0.1:" + port + "/v1")
                 .apiKey("not-needed")
                 .maxRetries(0)
                 .timeout(Duration.ofSeconds(60))
                 .build();
+    }
 
-        @Test
-        void completion() {
-            Completion c = client.completions().create(CompletionCreateParams.builder()
-                    .model("stories260K").prompt("Once upon a time").maxTokens(12).temperature(0.0).stop("Lily").build());
-            assertThat(c.choices()).hasSize(1);
-            assertThat(c.choices().get(0).text()).isEqualTo(", there was a little girl named ");
-            assertThat(c.choices().get(0).finishReason().asString()).isEqualTo("stop");
-            assertThat(c.usage().orElseThrow().promptTokens()).isEqualTo(5);
-        }
+    @Test
+    void officialClientCompletion() {
+        OpenAIClient client = officialClient();
+        Completion c = client.completions().create(CompletionCreateParams.builder()
+                .model("stories260K").prompt("Once upon a time").maxTokens(12).temperature(0.0).stop("Lily").build());
+        assertThat(c.choices()).hasSize(1);
+        assertThat(c.choices().get(0).text()).isEqualTo(", there was a little girl named ");
+        assertThat(c.choices().get(0).finishReason().asString()).isEqualTo("stop");
+        assertThat(c.usage().orElseThrow().promptTokens()).isEqualTo(5);
+    }
 
-        @Test
-        void streamingChatCompletion() {
-            ChatCompletionCreateParams params = ChatCompletionCreateParams.builder()
-                    .model("stories260K").addSystemMessage("Tell a story.").addUserMessage("Once upon a time")
-                    .maxCompletionTokens(10).temperature(0.0)
-                    .build();
-            ChatCompletion whole = client.chat().completions().create(params);
-            StringBuilder streamed = new StringBuilder();
-            List<ChatCompletionChunk> chunks = new ArrayList<>();
-            try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(params.toBuilder()
-                    .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build())) {
-                stream.stream().forEach(chunk -> {
-                    chunks.add(chunk);
-                    chunk.choices().forEach(choice -> choice.delta().content().ifPresent(streamed::append));
-                });
-            }
-            assertThat(streamed.toString()).isEqualTo(whole.choices().get(0).message().content().orElseThrow());
-            assertThat(chunks.get(0).choices().get(0).delta().role().orElseThrow().asString()).isEqualTo("assistant");
-            assertThat(chunks.get(chunks.size() - 1).usage().orElseThrow().completionTokens()).isEqualTo(10);
-            assertThat(chunks.get(chunks.size() - 2).choices().get(0).finishReason().orElseThrow().asString())
-                    .isEqualTo("length");
+    @Test
+    void officialClientStreamingChatCompletion() {
+        OpenAIClient client = officialClient();
+        ChatCompletionCreateParams params = ChatCompletionCreateParams.builder()
+                .model("stories260K").addSystemMessage("Tell a story.").addUserMessage("Once upon a time")
+                .maxCompletionTokens(10).temperature(0.0)
+                .build();
+        ChatCompletion whole = client.chat().completions().create(params);
+        StringBuilder streamed = new StringBuilder();
+        List<ChatCompletionChunk> chunks = new ArrayList<>();
+        try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(params.toBuilder()
+                .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build())) {
+            stream.stream().forEach(chunk -> {
+                chunks.add(chunk);
+                chunk.choices().forEach(choice -> choice.delta().content().ifPresent(streamed::append));
+            });
         }
+        assertThat(streamed.toString()).isEqualTo(whole.choices().get(0).message().content().orElseThrow());
+        assertThat(chunks.get(0).choices().get(0).delta().role().orElseThrow().asString()).isEqualTo("assistant");
+        assertThat(chunks.get(chunks.size() - 1).usage().orElseThrow().completionTokens()).isEqualTo(10);
+        assertThat(chunks.get(chunks.size() - 2).choices().get(0).finishReason().orElseThrow().asString())
+                .isEqualTo("length");
+    }
 
-        @Test
-        void modelsAndErrors() {
-            List<Model> models = client.models().list().data();
-            assertThat(models).extracting(Model::id).containsExactly("stories260K");
-            assertThatThrownBy(() -> client.completions().create(CompletionCreateParams.builder()
-                    .model("gpt-9").prompt("a").build()))
-                    .isInstanceOfSatisfying(NotFoundException.class, e -> assertThat(e.code()).contains("model_not_found"));
-            assertThatThrownBy(() -> client.completions().create(CompletionCreateParams.builder()
-                    .model("stories260K").prompt("a").temperature(-1.0).build()))
-                    .isInstanceOfSatisfying(BadRequestException.class, e -> assertThat(e.param()).contains("temperature"));
-        }
+    @Test
+    void officialClientModelsAndErrors() {
+        OpenAIClient client = officialClient();
+        List<Model> models = client.models().list().data();
+        assertThat(models).extracting(Model::id).containsExactly("stories260K");
+        assertThatThrownBy(() -> client.completions().create(CompletionCreateParams.builder()
+                .model("gpt-9").prompt("a").build()))
+                .isInstanceOfSatisfying(NotFoundException.class, e -> assertThat(e.code()).contains("model_not_found"));
+        assertThatThrownBy(() -> client.completions().create(CompletionCreateParams.builder()
+                .model("stories260K").prompt("a").temperature(-1.0).build()))
+                .isInstanceOfSatisfying(BadRequestException.class, e -> assertThat(e.param()).contains("temperature"));
     }
 }
