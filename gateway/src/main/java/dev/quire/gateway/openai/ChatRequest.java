@@ -29,7 +29,11 @@ record ChatRequest(String model, List<ChatMessage> messages, SamplingOptions sam
         return Set.copyOf(s);
     }
 
-    static ChatRequest parse(ObjectNode body) {
+    /**
+     * @param defaultMaxTokens the budget when the request sets none: the server's max-tokens limit,
+     *                         or 0 ("until the context is full") when it has none
+     */
+    static ChatRequest parse(ObjectNode body, int defaultMaxTokens) {
         OpenAiJson.rejectUnknown(body, KNOWN, "");
         String model = CommonFields.model(body);
         ArrayNode list = OpenAiJson.array(body, "messages");
@@ -58,8 +62,8 @@ record ChatRequest(String model, List<ChatMessage> messages, SamplingOptions sam
         }
         // max_completion_tokens is the newer name of max_tokens; it wins when both are sent.
         int maxTokens = OpenAiJson.given(body, "max_completion_tokens")
-                ? SamplingFields.maxTokens(body, "max_completion_tokens", 0)
-                : SamplingFields.maxTokens(body, "max_tokens", 0);
+                ? SamplingFields.maxTokens(body, "max_completion_tokens", defaultMaxTokens)
+                : SamplingFields.maxTokens(body, "max_tokens", defaultMaxTokens);
         SamplingOptions.Builder b = SamplingFields.read(body, maxTokens);
         int topLogprobs = !logprobs ? -1 : top == null ? 0 : top.intValue();
         // The engine returns the chosen token's logprob only when asked for >= 1 alternative.

@@ -35,7 +35,8 @@ record CompletionRequest(String model, List<PromptInput> prompts, SamplingOption
         return Set.copyOf(s);
     }
 
-    static CompletionRequest parse(ObjectNode body) {
+    /** @param serverMaxTokens the server's max-tokens limit, 0 for none; the default never exceeds it */
+    static CompletionRequest parse(ObjectNode body, int serverMaxTokens) {
         OpenAiJson.rejectUnknown(body, KNOWN, "");
         String model = CommonFields.model(body);
         List<PromptInput> prompts = prompts(body.get("prompt"));
@@ -53,7 +54,8 @@ record CompletionRequest(String model, List<PromptInput> prompts, SamplingOption
         }
         Long logprobs = OpenAiJson.integer(body, "logprobs", 0, SamplingOptions.MAX_LOGPROBS);
         SamplingOptions.Builder b = SamplingFields.read(body,
-                SamplingFields.maxTokens(body, "max_tokens", DEFAULT_MAX_TOKENS));
+                SamplingFields.maxTokens(body, "max_tokens", serverMaxTokens > 0
+                        ? Math.min(DEFAULT_MAX_TOKENS, serverMaxTokens) : DEFAULT_MAX_TOKENS));
         // The engine returns the chosen token's logprob only when asked for >= 1 alternative.
         b.logprobs(logprobs == null ? 0 : Math.max(1, logprobs.intValue()));
         return new CompletionRequest(model, prompts, SamplingFields.build(b, "logprobs"), stream, includeUsage,

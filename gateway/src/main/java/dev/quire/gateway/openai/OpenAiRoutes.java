@@ -123,7 +123,7 @@ public final class OpenAiRoutes {
         ServedModel model;
         try {
             dispatcher.checkNotDraining();
-            req = CompletionRequest.parse(OpenAiJson.parseObject(body(ctx)));
+            req = CompletionRequest.parse(OpenAiJson.parseObject(body(ctx)), dispatcher.admission().limits().maxTokens());
             model = dispatcher.catalog().resolve(req.model()).model();
         } catch (RuntimeException e) {
             OpenAiErrors.send(ctx.response(), GatewayException.from(e));
@@ -147,7 +147,8 @@ public final class OpenAiRoutes {
         ServedModel model;
         try {
             dispatcher.checkNotDraining();
-            req = ChatRequest.parse(OpenAiJson.parseObject(body(ctx)));
+            // Without max_tokens a chat runs to the context's end; a server limit must still hold.
+            req = ChatRequest.parse(OpenAiJson.parseObject(body(ctx)), dispatcher.admission().limits().maxTokens());
             model = dispatcher.catalog().resolve(req.model()).model();
         } catch (RuntimeException e) {
             OpenAiErrors.send(ctx.response(), GatewayException.from(e));
