@@ -15,14 +15,12 @@ import dev.quire.worker.engine.LlamaEngine;
 import dev.quire.worker.model.ServedModel;
 import dev.quire.worker.service.WorkerHeartbeat;
 import io.vertx.core.Vertx;
-import io.vertx.ext.web.Router;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BiConsumer;
 
 /**
  * One JVM running the whole cluster: a standalone Hazelcast member, one worker engine and the
@@ -62,16 +60,6 @@ public final class AllInOneServer implements AutoCloseable {
             return new Options(modelDir, modelName, host, grpcPort, httpPort, engine, clusterName, keys, l,
                     logContent);
         }
-    }
-
-    /**
-     * Mounts extra HTTP routes (the OpenAI-compatible API). Set by the launcher; kept as a hook so
-     * that this class does not need to know every HTTP API.
-     */
-    private static volatile BiConsumer<Router, RequestDispatcher> httpRoutes = (router, dispatcher) -> { };
-
-    public static void setHttpRoutes(BiConsumer<Router, RequestDispatcher> routes) {
-        httpRoutes = routes;
     }
 
     private final ClusterMember member;
@@ -114,7 +102,7 @@ public final class AllInOneServer implements AutoCloseable {
             RequestDispatcher dispatcher = new RequestDispatcher(vertx, new ModelCatalog().add(engine), admission,
                     metrics, new AccessLog(options.logContent()));
             GatewayServer gateway = GatewayServer.start(vertx, dispatcher, metrics, options.host(),
-                    options.grpcPort(), options.httpPort(), router -> httpRoutes.accept(router, dispatcher));
+                    options.grpcPort(), options.httpPort());
             LOG.info("Quire is serving model '{}': gRPC on {}:{}, HTTP on {}:{}{}", model.name(), options.host(),
                     gateway.grpcPort(), options.host(), gateway.httpPort(),
                     options.keys().required() ? " (API keys required)" : "");

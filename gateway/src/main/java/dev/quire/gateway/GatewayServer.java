@@ -3,6 +3,7 @@ package dev.quire.gateway;
 import dev.quire.gateway.api.InferenceApi;
 import dev.quire.gateway.observability.GatewayMetrics;
 import dev.quire.gateway.observability.OperationsRoutes;
+import dev.quire.gateway.openai.OpenAiRoutes;
 import dev.quire.gateway.routing.RequestDispatcher;
 import dev.quire.proto.v1.InferenceGrpcService;
 import io.vertx.core.Vertx;
@@ -16,12 +17,11 @@ import io.vertx.grpc.server.GrpcServerOptions;
 
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
 
 /**
  * The gateway's network endpoints: gRPC ({@code quire.v1.Inference}, {@code grpc.health.v1.Health},
- * server reflection) on one port, HTTP (health, readiness, metrics, and the routes a caller mounts)
- * on another.
+ * server reflection) on one port, HTTP (the OpenAI-compatible API, health, readiness, metrics) on
+ * another.
  */
 public final class GatewayServer implements AutoCloseable {
     private final HttpServer grpcServer;
@@ -32,13 +32,9 @@ public final class GatewayServer implements AutoCloseable {
         this.httpServer = httpServer;
     }
 
-    /**
-     * Starts listening and waits until both ports are bound.
-     *
-     * @param extraRoutes mounts more HTTP routes (the OpenAI-compatible API) on the router
-     */
+    /** Starts listening and waits until both ports are bound. */
     public static GatewayServer start(Vertx vertx, RequestDispatcher dispatcher, GatewayMetrics metrics, String host,
-                                      int grpcPort, int httpPort, Consumer<Router> extraRoutes) throws Exception {
+                                      int grpcPort, int httpPort) throws Exception {
         int maxMessage = dispatcher.admission().limits().maxRequestBytes();
         GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions().setMaxMessageSize(maxMessage));
         grpc.addService(new InferenceApi(vertx, dispatcher));
@@ -53,7 +49,7 @@ public final class GatewayServer implements AutoCloseable {
 
         Router router = Router.router(vertx);
         OperationsRoutes.mount(router, metrics, dispatcher.admission(), () -> !dispatcher.catalog().all().isEmpty());
-        extraRoutes.accept(router);
+        OpenAiRoutes.mount(router, vertx, dispatcher);
         HttpServer http;
         try {
             // HTTP/1.1 only: the h2c upgrade path stalled large responses (a /metrics scrape over

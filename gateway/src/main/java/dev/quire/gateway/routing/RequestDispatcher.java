@@ -103,7 +103,7 @@ public final class RequestDispatcher {
         }
         ServedModel model = engine.model();
         Future<int[]> ids = call.prompt().isText()
-                ? tokenize(model, call.prompt().text(), true)
+                ? tokenize(model, call.prompt().text(), call.prompt().addSpecialTokens())
                 : Future.succeededFuture(call.prompt().tokenIds());
         return ids.recover(e -> Future.failedFuture(new GatewayException(ErrorKind.INTERNAL, "prompt",
                         "tokenization failed: " + e.getMessage())))

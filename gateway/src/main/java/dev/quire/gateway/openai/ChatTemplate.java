@@ -1,0 +1,182 @@
+package dev.quire.gateway.openai;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.hubspot.jinjava.Jinjava;
+import com.hubspot.jinjava.JinjavaConfig;
+import com.hubspot.jinjava.LegacyOverrides;
+import com.hubspot.jinjava.interpret.RenderResult;
+import com.hubspot.jinjava.interpret.TemplateError;
+import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import com.hubspot.jinjava.objects.date.StrftimeFormatter;
+import dev.quire.gateway.admission.ErrorKind;
+import dev.quire.gateway.admission.GatewayException;
+import dev.quire.worker.model.TextTokenizer;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.ZonedDateTime;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Turns chat messages into a prompt the way Hugging Face does: the model's Jinja chat template,
+ * rendered by Jinjava configured to behave like Python's Jinja2 as transformers sets it up
+ * ({@code trim_blocks}, {@code lstrip_blocks}, {@code raise_exception}, {@code strftime_now}).
+ *
+ * <p>Models without a template get a plain one: {@code "<role>: <content>\n"} per message, then
+ * {@code "assistant:"}; that prompt is tokenized with the model's special tokens (BOS) added, while
+ * a real template's output is tokenized as it is, because the template writes BOS itself.
+ */
+final class ChatTemplate {
+    /** Jinja2 semantics where Jinjava's defaults differ; checked against Python's Jinja2 on real templates. */
+    private static final Jinjava JINJA = new Jinjava(JinjavaConfig.newBuilder()
+            .withTrimBlocks(true)
+            .withLstripBlocks(true)
+            .withMaxOutputSize(64L << 20)
+            .withLegacyOverrides(LegacyOverrides.newBuilder()
+                    .withDefaultKeepTrailingNewlineBehavior(true)
+                    .withUseTrimmingForNotesAndExpressions(true)
+                    .withParseWhitespaceControlStrictly(true)
+                    .withUseNaturalOperatorPrecedence(true)
+                    .withEvaluateMapKeys(true)
+                    .withIterateOverMapKeys(true)
+                    .withUsePyishObjectMapper(true)
+                    .withKeepNullableLoopValues(true)
+                    .build())
+            .build());
+
+    static {
+        JINJA.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception",
+                ChatTemplate.class, "raiseException", String.class));
+        JINJA.getGlobalContext().registerFunction(new ELFunctionDefinition("", "strftime_now",
+                ChatTemplate.class, "strftimeNow", String.class));
+    }
+
+    private final String source;
+    private final String bosToken;
+    private final String eosToken;
+
+    /** @param source the Jinja template, or null for the plain fallback */
+    ChatTemplate(String source, String bosToken, String eosToken) {
+        this.source = source;
+        this.bosToken = bosToken == null ? "" : bosToken;
+        this.eosToken = eosToken == null ? "" : eosToken;
+    }
+
+    /**
+     * The template of a model folder: {@code chat_template} in {@code tokenizer_config.json} (a
+     * string, or a list of named templates of which "default" is used), else a
+     * {@code chat_template.jinja} file, else the plain fallback.
+     */
+    static ChatTemplate load(Path modelDir) {
+        Path configFile = modelDir.resolve(TextTokenizer.TOKENIZER_CONFIG_FILE);
+        JsonNode config = null;
+        if (Files.isRegularFile(configFile)) {
+            try {
+                config = OpenAiJson.MAPPER.readTree(Files.readAllBytes(configFile));
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read " + configFile + ": " + e.getMessage(), e);
+            }
+        }
+        String source = config == null ? null : templateSource(config.get("chat_template"));
+        Path jinjaFile = modelDir.resolve("chat_template.jinja");
+        if (source == null && Files.isRegularFile(jinjaFile)) {
+            try {
+                source = Files.readString(jinjaFile, StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read " + jinjaFile + ": " + e.getMessage(), e);
+            }
+        }
+        return new ChatTemplate(source, config == null ? null : tokenText(config.get("bos_token")),
+                config == null ? null : tokenText(config.get("eos_token")));
+    }
+
+    private static String templateSource(JsonNode node) {
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        if (node.isTextual()) {
+            return node.textValue();
+        }
+        if (node.isArray()) { // [{"name": "default", "template": "..."}, {"name": "tool_use", ...}]
+            JsonNode first = null;
+            for (JsonNode t : node) {
+                if ("default".equals(t.path("name").asText(null))) {
+                    return t.path("template").asText(null);
+                }
+                first = first == null ? t : first;
+            }
+            return first == null ? null : first.path("template").asText(null);
+        }
+        return null;
+    }
+
+    /** A special token written as "<s>" or as an AddedToken object {"content": "<s>", ...}. */
+    private static String tokenText(JsonNode node) {
+        if (node == null || node.isNull()) {
+            return null;
+        }
+        return node.isObject() ? node.path("content").asText(null) : node.asText(null);
+    }
+
+    /** Whether the model has its own template (its output then already holds BOS). */
+    boolean isModelTemplate() {
+        return source != null;
+    }
+
+    /**
+     * Renders {@code messages} with the generation prompt for the assistant's turn appended.
+     *
+     * @throws GatewayException 400 naming {@code messages} when the template calls
+     *                          {@code raise_exception} (roles not alternating, say); 500 when the
+     *                          template itself cannot be rendered
+     */
+    String render(List<ChatMessage> messages) {
+        if (source == null) {
+            StringBuilder out = new StringBuilder();
+            for (ChatMessage m : messages) {
+                out.append(m.role()).append(": ").append(m.content()).append('\n');
+            }
+            return out.append("assistant:").toString();
+        }
+        Map<String, Object> bindings = new HashMap<>();
+        bindings.put("messages", messages.stream().map(ChatMessage::asTemplateValue).toList());
+        bindings.put("add_generation_prompt", true);
+        bindings.put("bos_token", bosToken);
+        bindings.put("eos_token", eosToken);
+        RenderResult result = JINJA.renderForResult(source, bindings);
+        for (TemplateError error : result.getErrors()) {
+            if (error.getSeverity() != TemplateError.ErrorType.FATAL) {
+                continue;
+            }
+            for (Throwable t = error.getException(); t != null; t = t.getCause()) {
+                if (t instanceof Raised raised) {
+                    throw new GatewayException(ErrorKind.INVALID_ARGUMENT, "messages", "messages: " + raised.getMessage());
+                }
+            }
+            throw new GatewayException(ErrorKind.INTERNAL, null,
+                    "the model's chat template cannot be rendered: " + error.getMessage());
+        }
+        return result.getOutput();
+    }
+
+    /** {@code raise_exception(msg)} of Hugging Face templates: the request is at fault. */
+    public static String raiseException(String message) {
+        throw new Raised(message);
+    }
+
+    /** {@code strftime_now(format)} of Hugging Face templates (Llama 3.1+ print today's date). */
+    public static String strftimeNow(String format) {
+        return StrftimeFormatter.format(ZonedDateTime.now(), format);
+    }
+
+    private static final class Raised extends RuntimeException {
+        Raised(String message) {
+            super(message, null, false, false);
+        }
+    }
+}

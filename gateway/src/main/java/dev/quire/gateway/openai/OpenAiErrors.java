@@ -1,0 +1,57 @@
+package dev.quire.gateway.openai;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.quire.gateway.admission.ErrorKind;
+import dev.quire.gateway.admission.GatewayException;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServerResponse;
+
+/** OpenAI's error body, {@code {"error":{"message","type","param","code"}}}, with the matching status. */
+final class OpenAiErrors {
+    private OpenAiErrors() {
+    }
+
+    static GatewayException invalid(String param, String problem) {
+        return new GatewayException(ErrorKind.INVALID_ARGUMENT, param, param + ": " + problem);
+    }
+
+    /** The JSON body of an error; also sent as an SSE event when a stream fails after it started. */
+    static ObjectNode body(GatewayException e) {
+        return body(e.getMessage(), e.kind().openAiType(), e.param(), e.kind().openAiCode());
+    }
+
+    static ObjectNode body(String message, String type, String param, String code) {
+        ObjectNode error = OpenAiJson.MAPPER.createObjectNode();
+        error.put("message", message);
+        error.put("type", type);
+        error.put("param", param);
+        error.put("code", code);
+        ObjectNode out = OpenAiJson.MAPPER.createObjectNode();
+        out.set("error", error);
+        return out;
+    }
+
+    /** Ends {@code response} with {@code e}'s status, body and, for rate limits, {@code Retry-After}. */
+    static void send(HttpServerResponse response, GatewayException e) {
+        if (e.retryAfterSeconds() > 0) {
+            response.putHeader("retry-after", Long.toString(e.retryAfterSeconds()));
+        }
+        if (e.kind() == ErrorKind.UNAUTHENTICATED) {
+            response.putHeader("www-authenticate", "Bearer");
+        }
+        send(response, e.kind().httpStatus(), body(e));
+    }
+
+    static void send(HttpServerResponse response, int status, ObjectNode body) {
+        if (response.ended() || response.closed()) {
+            return;
+        }
+        if (response.headWritten()) {
+            // Only reachable if a stream's headers went out; the caller sends an SSE error instead.
+            response.end();
+            return;
+        }
+        response.setStatusCode(status).putHeader("content-type", "application/json")
+                .end(Buffer.buffer(OpenAiJson.bytes(body)));
+    }
+}
