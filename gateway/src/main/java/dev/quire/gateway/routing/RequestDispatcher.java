@@ -92,15 +92,16 @@ public final class RequestDispatcher {
      */
     public Future<Dispatched> dispatch(Call request, GenerationListener listener) {
         long arrival = System.nanoTime();
-        Call call;
+        Call checked;
         InferenceEngine engine;
         try {
             checkNotDraining();
-            engine = catalog.resolve(call.model());
-            call = withinTokenLimit(request);
+            engine = catalog.resolve(request.model());
+            checked = withinTokenLimit(request);
         } catch (RuntimeException e) {
             return refused(e);
         }
+        Call call = checked;
         ServedModel model = engine.model();
         Future<int[]> ids = call.prompt().isText()
                 ? tokenize(model, call.prompt().text(), call.prompt().addSpecialTokens())
