@@ -178,7 +178,33 @@ class AllInOneEndToEndTest {
                 Arguments.of("top_p above one", ok.toBuilder().setSampling(s.clone().setTopP(1.5f)).build(), "top_p"),
                 Arguments.of("negative top_k", ok.toBuilder().setSampling(s.clone().setTopK(-1)).build(), "top_k"),
                 Arguments.of("empty stop string", ok.toBuilder().setSampling(s.clone().addStop("")).build(), "stop"),
-                Arguments.of("unknown model", ok.toBuilder().setModel("gpt-9").build(), "model"));
+                Arguments.of("unknown model", ok.toBuilder().setModel("gpt-9").build(), "model"),
+                Arguments.of("NaN top_p", ok.toBuilder().setSampling(s.clone().setTopP(Float.NaN)).build(), "top_p"),
+                Arguments.of("infinite temperature", ok.toBuilder()
+                        .setSampling(s.clone().setTemperature(Float.POSITIVE_INFINITY)).build(), "temperature"),
+                Arguments.of("min_p above one", ok.toBuilder().setSampling(s.clone().setMinP(2f)).build(), "min_p"),
+                Arguments.of("zero repetition penalty", ok.toBuilder()
+                        .setSampling(s.clone().setRepetitionPenalty(0f)).build(), "repetition_penalty"),
+                Arguments.of("presence penalty out of range", ok.toBuilder()
+                        .setSampling(s.clone().setPresencePenalty(5f)).build(), "presence_penalty"),
+                Arguments.of("frequency penalty NaN", ok.toBuilder()
+                        .setSampling(s.clone().setFrequencyPenalty(Float.NaN)).build(), "frequency_penalty"),
+                Arguments.of("too many logprobs", ok.toBuilder().setSampling(s.clone().setLogprobs(100)).build(),
+                        "logprobs"),
+                Arguments.of("negative logprobs", ok.toBuilder().setSampling(s.clone().setLogprobs(-1)).build(),
+                        "logprobs"),
+                Arguments.of("min int max_tokens", ok.toBuilder()
+                        .setSampling(s.clone().setMaxTokens(Integer.MIN_VALUE)).build(), "max_tokens"));
+    }
+
+    @Test
+    void oversizeMessageIsRefusedAndTheServerStaysHealthy() {
+        String huge = "a".repeat(5 << 20);
+        assertThatThrownBy(() -> generate(GenerateRequest.newBuilder().setPrompt(huge).build()))
+                .isInstanceOfSatisfying(StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED));
+        assertThat(tokens(generate(GenerateRequest.newBuilder().setPromptTokenIds(TokenIds.newBuilder().addIds(1))
+                .setSampling(SamplingParams.newBuilder().setMaxTokens(2).setTemperature(0f)).build()))).hasSize(2);
     }
 
     @ParameterizedTest(name = "{0}")
