@@ -45,21 +45,18 @@ public final class HtmlReport {
                         + ".grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:16px}"
                         + ".card{border:1px solid #ddd;border-radius:6px;padding:8px}"
                         + "table{border-collapse:collapse;margin-top:20px;font-size:13px}"
-                        + "th,td{border:1px solid #ddd;padding:4px 8px;text-align:right}th{background:#f4f4f4}"
+                        + "th,td{border:1px solid #ddd;padding:3px 6px;text-align:right}td:first-child{white-space:nowrap}th{background:#f4f4f4}"
                         + "td:first-child,th:first-child{text-align:left}dl{display:grid;grid-template-columns:"
                         + "max-content auto;gap:2px 12px;font-size:13px}dt{color:#666}dd{margin:0}"
-                        + ".note{color:#666;font-size:12px;max-width:900px}</style></head><body>\n");
+                        + ".note{color:#666;font-size:12px;max-width:900px}details{margin-top:16px}summary{cursor:pointer}"
+                        + "</style></head><body>\n");
         sb.append("<h1>quire bench: throughput vs latency</h1>\n<p class=\"sub\">")
                 .append(esc(report.tool())).append(" &middot; ").append(esc(report.date())).append("</p>\n");
-        sb.append("<dl>");
-        for (Map.Entry<String, Object> e : report.config().entrySet()) {
-            if (e.getValue() instanceof Map<?, ?> || e.getValue() == null) {
-                continue;
-            }
-            sb.append("<dt>").append(esc(e.getKey())).append("</dt><dd>").append(esc(String.valueOf(e.getValue())))
-                    .append("</dd>");
-        }
-        sb.append("</dl>\n<div class=\"grid\">\n");
+        Map<String, Object> c = report.config();
+        sb.append("<p class=\"sub\">").append(esc(String.valueOf(c.get("target")))).append(" &middot; model ")
+                .append(esc(String.valueOf(c.get("model")))).append(" &middot; ").append(esc(String.valueOf(
+                        c.get("workload")))).append(" workload</p>\n");
+        sb.append("<div class=\"grid\">\n");
         String[][] charts = {
                 {"ttft", "Time to first token (ms)"},
                 {"tpot", "Time per output token (ms)"},
@@ -75,6 +72,12 @@ public final class HtmlReport {
         }
         sb.append("</div>\n");
         table(sb, report, p, pName);
+        sb.append("<details><summary>Configuration</summary><dl>");
+        for (Map.Entry<String, Object> e : c.entrySet()) {
+            sb.append("<dt>").append(esc(e.getKey())).append("</dt><dd>").append(esc(String.valueOf(e.getValue())))
+                    .append("</dd>");
+        }
+        sb.append("</dl></details>\n");
         sb.append("<p class=\"note\">Each marker is one sweep point, labelled with its load. x: output tokens per "
                 + "second of completed requests. TTFT: send to first token; TPOT: (e2e &minus; TTFT) / (output tokens "
                 + "&minus; 1) per request; ITL: every gap between token-carrying chunks; e2e: send to last byte. "
@@ -97,8 +100,9 @@ public final class HtmlReport {
         for (Series s : series) {
             maxY = Math.max(maxY, max(s.y()));
         }
-        double[] xTicks = ticks(maxX);
-        double[] yTicks = ticks(maxY);
+        // 8% headroom keeps the outermost markers and their labels inside the plot.
+        double[] xTicks = ticks(maxX * 1.08);
+        double[] yTicks = ticks(maxY * 1.08);
         double xMax = xTicks[xTicks.length - 1];
         double yMax = yTicks[yTicks.length - 1];
         int plotW = W - LEFT - RIGHT;
@@ -143,8 +147,10 @@ public final class HtmlReport {
                         + "<title>%s %s: %.2f ms at %.1f tok/s</title></circle>", px, py, color,
                         esc(report.points().get(i).label()), esc(ser.name()), ser.y()[i], x[i]));
                 if (s == series.size() - 1) {
-                    marks.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#444\" font-size=\"10\">"
-                            + "%s</text>", px + 5, py - 6, esc(report.points().get(i).label())));
+                    boolean right = px > LEFT + plotW * 0.7; // near the right edge: label to the left
+                    marks.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#444\" font-size=\"10\" "
+                            + "text-anchor=\"%s\">%s</text>", right ? px - 6 : px + 6, py - 7, right ? "end" : "start",
+                            esc(report.points().get(i).label())));
                 }
             }
             if (path.length() > 0) {

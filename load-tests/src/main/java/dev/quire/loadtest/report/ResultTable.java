@@ -12,12 +12,18 @@ public final class ResultTable {
     private ResultTable() {
     }
 
-    /** The full report: each point's block, then a one-line-per-point summary when there are several. */
+    /** The full report: each point's block, then {@link #tail}. */
     public static String render(BenchReport report, double[] percentiles) {
         StringBuilder sb = new StringBuilder();
         for (PointReport point : report.points()) {
             sb.append(point(point, percentiles));
         }
+        return sb.append(tail(report, percentiles)).toString();
+    }
+
+    /** What follows the point blocks: the injected faults, and a one-line-per-point summary for a sweep. */
+    public static String tail(BenchReport report, double[] percentiles) {
+        StringBuilder sb = new StringBuilder();
         if (!report.faults().isEmpty()) {
             sb.append(rule("Injected faults"));
             for (FaultInjector.Event e : report.faults()) {
@@ -88,14 +94,16 @@ public final class ResultTable {
     public static String summary(BenchReport report, double[] percentiles) {
         double p = percentiles.length == 0 ? 99 : percentiles[percentiles.length - 1];
         String pw = PointMetrics.percentileKey(p, "x").replace("_x_ms", "").toUpperCase(Locale.ROOT);
-        String header = String.format(Locale.ROOT, "%-16s %6s %6s %9s %9s %10s %10s %9s %9s %10s %10s %7s %5s%n",
+        int w = Math.max(16, report.points().stream().mapToInt(pt -> pt.label().length()).max().orElse(0));
+        String row = "%-" + w + "s %6s %6s %9s %9s %10s %10s %9s %9s %10s %10s %7s %5s%n";
+        String header = String.format(Locale.ROOT, "%-" + w + "s %6s %6s %9s %9s %10s %10s %9s %9s %10s %10s %7s %5s%n",
                 "load", "ok", "fail", "req/s", "out tok/s", "mean TTFT", pw + " TTFT", "mean TPOT", pw + " TPOT",
                 "mean E2EL", pw + " E2EL", "ITL", "CPU");
         StringBuilder sb = new StringBuilder();
         sb.append(center(" Sweep summary (latencies in ms) ", '=')).append('\n').append(header);
         for (PointReport point : report.points()) {
             PointMetrics m = point.metrics();
-            sb.append(String.format(Locale.ROOT, "%-16s %6s %6s %9s %9s %10s %10s %9s %9s %10s %10s %7s %5s%n",
+            sb.append(String.format(Locale.ROOT, row,
                     point.label(), integer(m, "completed"),
                     (int) (m.get("failed") + m.get("truncated")),
                     num(m.get("request_throughput")), num(m.get("output_throughput")),
@@ -129,7 +137,7 @@ public final class ResultTable {
     }
 
     private static void line(StringBuilder sb, String name, String value) {
-        sb.append(String.format(Locale.ROOT, "%-40s %-10s%n", name + ":", value));
+        sb.append(String.format(Locale.ROOT, "%-40s %s%n", name + ":", value));
     }
 
     private static String integer(PointMetrics m, String key) {
