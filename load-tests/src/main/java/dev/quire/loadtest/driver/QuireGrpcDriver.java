@@ -11,6 +11,7 @@ import dev.quire.proto.v1.ListModelsResponse;
 import dev.quire.proto.v1.ModelInfo;
 import dev.quire.proto.v1.SamplingParams;
 import dev.quire.proto.v1.TokenIds;
+import io.netty.handler.codec.http.QueryStringDecoder;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClientAgent;
@@ -23,6 +24,7 @@ import io.vertx.grpc.client.GrpcClientRequest;
 import io.vertx.grpc.client.GrpcClientResponse;
 import io.vertx.grpc.common.GrpcStatus;
 
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
@@ -130,7 +132,7 @@ public final class QuireGrpcDriver implements Driver {
     private static void relay(GrpcClientResponse<GenerateRequest, GenerateResponse> response, RequestRecorder recorder) {
         if (response.status() != null && response.status() != GrpcStatus.OK) {
             // Trailers-only answer: the request was refused before any token (e.g. INVALID_ARGUMENT).
-            recorder.fail(System.nanoTime(), "grpc_" + response.status().name(), response.statusMessage());
+            recorder.fail(System.nanoTime(), "grpc_" + response.status().name(), statusMessage(response));
             return;
         }
         response.handler(chunk -> {
@@ -151,11 +153,24 @@ public final class QuireGrpcDriver implements Driver {
         response.endHandler(v -> {
             GrpcStatus status = response.status();
             if (status != null && status != GrpcStatus.OK) {
-                recorder.fail(System.nanoTime(), "grpc_" + status.name(), response.statusMessage());
+                recorder.fail(System.nanoTime(), "grpc_" + status.name(), statusMessage(response));
             } else {
                 recorder.end(System.nanoTime());
             }
         });
+    }
+
+    /**
+     * The status message of a finished call. Vert.x 5.0.7's {@code statusMessage()} reads only the headers (a
+     * trailers-only answer); after streamed messages the message is in the trailers.
+     */
+    private static String statusMessage(GrpcClientResponse<?, ?> response) {
+        String m = response.statusMessage();
+        if (m == null && response.trailers() != null) {
+            String raw = response.trailers().get("grpc-message");
+            m = raw == null ? null : QueryStringDecoder.decodeComponent(raw, StandardCharsets.UTF_8);
+        }
+        return m == null ? String.valueOf(response.status()) : m;
     }
 
     private GenerateRequest toRequest(RequestSpec spec, long seed) {
