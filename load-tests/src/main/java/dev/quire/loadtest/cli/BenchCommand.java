@@ -95,209 +95,23 @@ import java.util.stream.Collectors;
                 "unreachable target, or every request failed; 2 a bad option."})
 public final class BenchCommand implements Callable<Integer> {
 
-    /** Where requests go. */
-    static final class TargetOptions {
-        @Option(names = {"--target", "--base-url"}, paramLabel = "URL", defaultValue = "grpc://localhost:50051",
-                description = "grpc://host:port for Quire's gRPC API, or http(s)://host:port for an "
-                        + "OpenAI-compatible server (default: ${DEFAULT-VALUE}, i.e. ./quire serve).")
-        String url = "grpc://localhost:50051";
-
-        @Option(names = "--endpoint", paramLabel = "completions|chat", defaultValue = "completions",
-                description = "HTTP targets: /v1/completions (prompts as token ids or text) or /v1/chat/completions "
-                        + "(text only) (default: ${DEFAULT-VALUE}).")
-        Endpoint endpoint = Endpoint.completions;
-
-        @Option(names = "--model", paramLabel = "NAME",
-                description = "Model to ask for (default: the first model the server lists).")
-        String model = "";
-
-        @Option(names = "--api-key", paramLabel = "KEY", defaultValue = "${env:QUIRE_API_KEY}",
-                description = "Sent as 'authorization: Bearer KEY' (gRPC metadata or HTTP header); default: the "
-                        + "QUIRE_API_KEY environment variable. Never written to the results.")
-        String apiKey;
-    }
-
-    /** What requests look like. */
-    static final class WorkloadOptions {
-        @Option(names = "--workload", paramLabel = "KIND",
-                description = "random (synthetic prompts), shared-prefix (groups sharing a long prefix), sharegpt or "
-                        + "jsonl (from --dataset) (default: random, or the --dataset file's format).")
-        WorkloadKind kind;
-
-        @Option(names = "--dataset", paramLabel = "FILE",
-                description = "Requests from a file: ShareGPT JSON (first turn = prompt, second turn's length = "
-                        + "output length) or JSONL lines {\"prompt\": \"text\" | [ids], \"output_len\": N}.")
-        Path dataset;
-
-        @Option(names = "--input-len", paramLabel = "N", defaultValue = "128",
-                description = "Prompt tokens (random) or per-request suffix tokens after the shared prefix "
-                        + "(default: ${DEFAULT-VALUE}).")
-        int inputLen = 128;
-
-        @Option(names = "--output-len", paramLabel = "N",
-                description = "Tokens to generate per request, sent as max_tokens (default: 128; for datasets, "
-                        + "overrides each entry's own length).")
-        Integer outputLen;
-
-        @Option(names = "--range-ratio", paramLabel = "R", defaultValue = "0",
-                description = "Input and output lengths vary uniformly within +/- R of their value, R in [0, 1) "
-                        + "(default: ${DEFAULT-VALUE}).")
-        double rangeRatio;
-
-        @Option(names = "--prefix-groups", paramLabel = "N", defaultValue = "4",
-                description = "shared-prefix: number of distinct prefixes (default: ${DEFAULT-VALUE}).")
-        int prefixGroups = 4;
-
-        @Option(names = "--prefix-len", paramLabel = "N", defaultValue = "256",
-                description = "shared-prefix: tokens in each shared prefix (default: ${DEFAULT-VALUE}).")
-        int prefixLen = 256;
-
-        @Option(names = "--prompt-format", paramLabel = "auto|ids|text", defaultValue = "auto",
-                description = "Synthetic prompts as token ids (exact lengths, no tokenizer differences between "
-                        + "servers) or random words; auto picks ids whenever the endpoint takes them and the "
-                        + "vocabulary size is known (default: ${DEFAULT-VALUE}).")
-        FormatChoice promptFormat = FormatChoice.auto;
-
-        @Option(names = "--vocab-size", paramLabel = "N", defaultValue = "0",
-                description = "Vocabulary size for token-id prompts (default: what Quire's ListModels reports; "
-                        + "OpenAI servers do not report it).")
-        int vocabSize;
-
-        @Option(names = "--seed", paramLabel = "N", defaultValue = "0",
-                description = "Seeds prompts, lengths, dataset order, arrival gaps and sampling: the same seed "
-                        + "sends the same requests at the same times (default: ${DEFAULT-VALUE}).")
-        long seed;
-    }
-
-    /** How much load, and how it arrives. */
-    static final class LoadOptions {
-        @Option(names = {"-n", "--num-requests"}, paramLabel = "N",
-                description = "Requests to measure per load point (default: 100, or unlimited with --duration).")
-        Integer numRequests;
-
-        @Option(names = "--duration", paramLabel = "TIME",
-                description = "Send new requests for this long per load point, e.g. 60s or 5m (with -n, whichever "
-                        + "comes first); requests in flight then finish and count.")
-        String duration;
-
-        @Option(names = "--request-rate", paramLabel = "R[,R...]", defaultValue = "inf",
-                description = "Requests per second, Poisson arrivals; inf sends as fast as --concurrency allows. "
-                        + "A list runs a sweep (default: ${DEFAULT-VALUE}).")
-        String requestRate = "inf";
-
-        @Option(names = "--burstiness", paramLabel = "B", defaultValue = "1.0",
-                description = "Arrival gaps are gamma-distributed with shape B: 1 = Poisson, < 1 burstier, > 1 "
-                        + "more even (default: ${DEFAULT-VALUE}).")
-        double burstiness = 1.0;
-
-        @Option(names = {"-c", "--concurrency", "--max-concurrency"}, paramLabel = "C[,C...]",
-                description = "Most requests in flight; with the default rate (inf) this is a closed loop of C "
-                        + "clients. A list runs a sweep (default: no limit).")
-        String concurrency;
-
-        @Option(names = "--warmup-requests", paramLabel = "N", defaultValue = "0",
-                description = "Unmeasured requests sent before each load point (default: ${DEFAULT-VALUE}).")
-        int warmupRequests;
-
-        @Option(names = "--client-threads", paramLabel = "N",
-                description = "Event-loop threads of the load generator; each carries thousands of streams "
-                        + "(default: min(4, cores)).")
-        Integer clientThreads;
-    }
-
-    /** Per-request options. */
-    static final class RequestFlags {
-        @Option(names = "--ignore-eos", description = "Generate exactly --output-len tokens, past end-of-sequence.")
-        boolean ignoreEos;
-
-        @Option(names = "--temperature", paramLabel = "T", defaultValue = "0",
-                description = "Sampling temperature; 0 is greedy (default: ${DEFAULT-VALUE}).")
-        double temperature;
-
-        @Option(names = "--stream", negatable = true, defaultValue = "true", fallbackValue = "true",
-                description = "Stream tokens (default). --no-stream waits for whole answers: only E2EL and "
-                        + "throughput are measured.")
-        boolean stream = true;
-
-        @Option(names = "--request-timeout", paramLabel = "TIME", defaultValue = "10m",
-                description = "A request running longer is cancelled and counted as failed (default: "
-                        + "${DEFAULT-VALUE}).")
-        String requestTimeout = "10m";
-    }
-
-    /** What to write. */
-    static final class OutputOptions {
-        @Option(names = "--percentiles", paramLabel = "P[,P...]", defaultValue = "90,99",
-                description = "Percentiles to report besides mean and median (default: ${DEFAULT-VALUE}).")
-        String percentiles = "90,99";
-
-        @Option(names = "--slo", paramLabel = "SPEC",
-                description = "Goodput SLOs: requests/s that meet every bound, e.g. ttft=500ms,tpot=50ms,e2el=5s.")
-        String slo;
-
-        @Option(names = "--out", paramLabel = "FILE",
-                description = "Write every aggregate and the run's configuration as JSON.")
-        Path out;
-
-        @Option(names = "--html", paramLabel = "FILE",
-                description = "Write the throughput-vs-latency HTML report (default for a sweep with --out: the "
-                        + "same name with .html).")
-        Path html;
-
-        @Option(names = "--save-requests", description = "Also write each request's own timings to --out.")
-        boolean saveRequests;
-
-        @Option(names = "--no-progress", negatable = false,
-                description = "No live progress line (it is shown only on a terminal anyway).")
-        boolean noProgress;
-    }
-
-    /** Fault injection. */
-    static final class FaultOptions {
-        @Option(names = "--kill-worker-at", paramLabel = "TIME",
-                description = "At this time into the (first) measured run, SIGKILL the pid in --worker-pid-file "
-                        + "and/or run --fault-command; the report then counts failed, truncated and "
-                        + "duplicated-token requests.")
-        String at;
-
-        @Option(names = "--worker-pid-file", paramLabel = "FILE", description = "File holding the worker's pid.")
-        Path pidFile;
-
-        @Option(names = "--fault-command", paramLabel = "CMD",
-                description = "Shell command run at --kill-worker-at (e.g. 'docker kill quire-worker-1').")
-        String command;
-    }
-
-    enum Endpoint { completions, chat }
-
-    enum WorkloadKind {
-        random, shared_prefix, sharegpt, jsonl;
-
-        @Override
-        public String toString() {
-            return name().replace('_', '-');
-        }
-    }
-
-    enum FormatChoice { auto, ids, text }
-
     @ArgGroup(validate = false, heading = "%nTarget:%n", order = 1)
-    TargetOptions target = new TargetOptions();
+    BenchOptions.Target target = new BenchOptions.Target();
 
     @ArgGroup(validate = false, heading = "%nWorkload:%n", order = 2)
-    WorkloadOptions workload = new WorkloadOptions();
+    BenchOptions.Workload workload = new BenchOptions.Workload();
 
     @ArgGroup(validate = false, heading = "%nLoad:%n", order = 3)
-    LoadOptions load = new LoadOptions();
+    BenchOptions.Load load = new BenchOptions.Load();
 
     @ArgGroup(validate = false, heading = "%nRequests:%n", order = 4)
-    RequestFlags request = new RequestFlags();
+    BenchOptions.Requests request = new BenchOptions.Requests();
 
     @ArgGroup(validate = false, heading = "%nResults:%n", order = 5)
-    OutputOptions output = new OutputOptions();
+    BenchOptions.Output output = new BenchOptions.Output();
 
     @ArgGroup(validate = false, heading = "%nFault injection (clusters):%n", order = 6)
-    FaultOptions fault = new FaultOptions();
+    BenchOptions.Faults fault = new BenchOptions.Faults();
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -306,17 +120,11 @@ public final class BenchCommand implements Callable<Integer> {
         // picocli instantiates the command by class name (the quire launcher) or directly (BenchMain).
     }
 
-    /** Everything checked and resolved before any request goes out. */
-    private record Settings(Target target, RequestOptions requestOptions, Slo slo, double[] percentiles,
-                            double[] rates, int[] concurrencies, Duration duration, int numRequests,
-                            FaultInjector.Plan faultPlan, WorkloadKind kind, Dataset dataset, int threads) {
-    }
-
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        Settings s = settings();
+        Settings s = Settings.from(this);
 
         // Learn the model (and, from Quire, vocabulary and context) before building prompts.
         ServerInfo server = probe(s);
@@ -324,7 +132,7 @@ public final class BenchCommand implements Callable<Integer> {
         int vocab = workload.vocabSize > 0 ? workload.vocabSize : server.vocabSize();
         PromptFormat format = promptFormat(s.target().backend(), vocab);
         Dataset dataset = s.dataset() == null ? null : s.dataset().fitting(server.maxContext());
-        checkContext(s.kind(), server.maxContext(), s.numRequests());
+        checkContext(s.kind(), server.maxContext());
         LongFunction<Workload> workloads = workloads(s.kind(), dataset, new PromptSynthesizer(format, vocab));
 
         Map<String, Object> config = config(s, options, server, format, vocab, dataset);
@@ -381,91 +189,6 @@ public final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private Settings settings() {
-        Target t = Target.parse(target.url, target.endpoint == Endpoint.chat);
-        Slo slo = Slo.parse(output.slo);
-        double[] percentiles = Values.percentiles(output.percentiles);
-        Arrays.sort(percentiles);
-        double[] rates = Values.rates(load.requestRate);
-        int[] concurrencies = load.concurrency == null ? new int[]{0} : Values.counts(load.concurrency, "--concurrency");
-        if (rates.length > 1 && concurrencies.length > 1) {
-            throw new IllegalArgumentException("sweep either --request-rate or --concurrency, not both (the other "
-                    + "takes one value)");
-        }
-        Duration duration = load.duration == null ? null : Values.duration(load.duration, "--duration");
-        if (duration != null && duration.isZero()) {
-            throw new IllegalArgumentException("--duration must be > 0");
-        }
-        int n = load.numRequests != null ? load.numRequests : duration != null ? 0 : 100;
-        if (load.numRequests != null && load.numRequests < 1) {
-            throw new IllegalArgumentException("--num-requests must be >= 1");
-        }
-        if (duration != null && n == 0) {
-            for (double r : rates) {
-                for (int c : concurrencies) {
-                    if (Double.isInfinite(r) && c == 0) {
-                        throw new IllegalArgumentException("--duration needs a finite --request-rate or a --concurrency "
-                                + "limit; otherwise requests would be opened without end");
-                    }
-                }
-            }
-        }
-        if (!(load.burstiness > 0) || Double.isInfinite(load.burstiness)) {
-            throw new IllegalArgumentException("--burstiness must be > 0 (1 = Poisson)");
-        }
-        if (load.warmupRequests < 0) {
-            throw new IllegalArgumentException("--warmup-requests must be >= 0");
-        }
-        if (workload.inputLen < 1 || (workload.outputLen != null && workload.outputLen < 1)) {
-            throw new IllegalArgumentException("--input-len and --output-len must be >= 1");
-        }
-        if (workload.rangeRatio < 0 || workload.rangeRatio >= 1) {
-            throw new IllegalArgumentException("--range-ratio must be in [0, 1)");
-        }
-        Duration timeout = Values.duration(request.requestTimeout, "--request-timeout");
-        if (timeout.isZero()) {
-            throw new IllegalArgumentException("--request-timeout must be > 0");
-        }
-        if (!(request.temperature >= 0)) {
-            throw new IllegalArgumentException("--temperature must be >= 0");
-        }
-        FaultInjector.Plan faultPlan = null;
-        if (fault.at != null) {
-            faultPlan = new FaultInjector.Plan(Values.duration(fault.at, "--kill-worker-at"), fault.pidFile,
-                    fault.command);
-        } else if (fault.pidFile != null || fault.command != null) {
-            throw new IllegalArgumentException("--worker-pid-file and --fault-command need --kill-worker-at TIME");
-        }
-        WorkloadKind kind = workload.kind;
-        if (kind == null) {
-            kind = workload.dataset == null ? WorkloadKind.random
-                    : Dataset.guessFormat(workload.dataset) == Dataset.Format.JSONL ? WorkloadKind.jsonl
-                    : WorkloadKind.sharegpt;
-        }
-        Dataset dataset = null;
-        if (kind == WorkloadKind.sharegpt || kind == WorkloadKind.jsonl) {
-            if (workload.dataset == null) {
-                throw new IllegalArgumentException("--workload " + kind + " needs --dataset FILE");
-            }
-            dataset = Dataset.load(workload.dataset, kind == WorkloadKind.jsonl ? Dataset.Format.JSONL
-                    : Dataset.Format.SHAREGPT, workload.outputLen == null ? 0 : workload.outputLen);
-        } else if (workload.dataset != null) {
-            throw new IllegalArgumentException("--dataset goes with --workload sharegpt or jsonl, not " + kind);
-        }
-        if (kind == WorkloadKind.shared_prefix && (workload.prefixGroups < 1 || workload.prefixLen < 1)) {
-            throw new IllegalArgumentException("--prefix-groups and --prefix-len must be >= 1");
-        }
-        int threads = load.clientThreads != null ? load.clientThreads
-                : Math.min(4, Runtime.getRuntime().availableProcessors());
-        if (threads < 1) {
-            throw new IllegalArgumentException("--client-threads must be >= 1");
-        }
-        RequestOptions options = new RequestOptions(target.model == null ? "" : target.model, request.temperature,
-                request.ignoreEos, request.stream, target.apiKey, timeout);
-        return new Settings(t, options, slo, percentiles, rates, concurrencies, duration, n, faultPlan, kind, dataset,
-                threads);
-    }
-
     private ServerInfo probe(Settings s) {
         Vertx vertx = Vertx.vertx();
         try {
@@ -514,19 +237,19 @@ public final class BenchCommand implements Callable<Integer> {
         };
     }
 
-    private void checkContext(WorkloadKind kind, int maxContext, int numRequests) {
-        if (maxContext <= 0 || kind == WorkloadKind.sharegpt || kind == WorkloadKind.jsonl) {
+    private void checkContext(BenchOptions.WorkloadKind kind, int maxContext) {
+        if (maxContext <= 0 || kind == BenchOptions.WorkloadKind.sharegpt || kind == BenchOptions.WorkloadKind.jsonl) {
             return;
         }
         double r = workload.rangeRatio;
         int out = outputLen();
-        int in = kind == WorkloadKind.shared_prefix ? workload.prefixLen + (int) Math.ceil(workload.inputLen * (1 + r))
+        int in = kind == BenchOptions.WorkloadKind.shared_prefix ? workload.prefixLen + (int) Math.ceil(workload.inputLen * (1 + r))
                 : (int) Math.ceil(workload.inputLen * (1 + r));
         int most = in + (int) Math.ceil(out * (1 + r));
         if (most > maxContext) {
             throw new IllegalArgumentException("prompts of up to " + in + " tokens plus " + (most - in) + " output "
                     + "tokens exceed the model's context of " + maxContext + " tokens; lower --input-len, "
-                    + "--output-len" + (kind == WorkloadKind.shared_prefix ? ", --prefix-len" : "")
+                    + "--output-len" + (kind == BenchOptions.WorkloadKind.shared_prefix ? ", --prefix-len" : "")
                     + " or --range-ratio");
         }
     }
@@ -535,7 +258,7 @@ public final class BenchCommand implements Callable<Integer> {
         return workload.outputLen != null ? workload.outputLen : 128;
     }
 
-    private LongFunction<Workload> workloads(WorkloadKind kind, Dataset dataset, PromptSynthesizer synth) {
+    private LongFunction<Workload> workloads(BenchOptions.WorkloadKind kind, Dataset dataset, PromptSynthesizer synth) {
         int out = outputLen();
         return switch (kind) {
             case random -> seed -> new RandomWorkload(synth, workload.inputLen, out, workload.rangeRatio, seed);
@@ -635,7 +358,7 @@ public final class BenchCommand implements Callable<Integer> {
             c.put("input_len", workload.inputLen);
             c.put("output_len", outputLen());
             c.put("range_ratio", workload.rangeRatio);
-            if (s.kind() == WorkloadKind.shared_prefix) {
+            if (s.kind() == BenchOptions.WorkloadKind.shared_prefix) {
                 c.put("prefix_groups", workload.prefixGroups);
                 c.put("prefix_len", workload.prefixLen);
             }
