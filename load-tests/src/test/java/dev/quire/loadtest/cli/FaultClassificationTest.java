@@ -41,4 +41,24 @@ class FaultClassificationTest {
                     "grpc_UNAVAILABLE:");
         }
     }
+
+    @Test
+    void oneProcessCarriesThousandsOfConcurrentStreams() throws Exception {
+        // 2000 gRPC streams opened at once over real sockets (the peer allows 100 per HTTP/2 connection, so the
+        // client spreads them over connections), on the default event loops.
+        try (FaultyGrpcPeer peer = new FaultyGrpcPeer()) {
+            Path out = dir.resolve("many.json");
+            Cli.Result r = Cli.run("--target", "grpc://127.0.0.1:" + peer.port(), "-n", "2000", "--input-len", "4",
+                    "--output-len", "4", "--out", out.toString());
+            assertThat(r.exitCode()).as(r.err()).isZero();
+            JsonNode p = Cli.json(out).path("points").path(0);
+            assertThat(p.path("num_requests").asInt()).isEqualTo(2000);
+            assertThat(p.path("completed").asInt()).isEqualTo(800);
+            assertThat(p.path("duplicated").asInt()).isEqualTo(400);
+            assertThat(p.path("truncated").asInt()).isEqualTo(800);
+            assertThat(p.path("failed").asInt()).isEqualTo(400);
+            assertThat(p.path("max_concurrent_requests").asInt()).isGreaterThan(1000);
+            assertThat(p.path("client_cpu_util").asDouble()).isPositive();
+        }
+    }
 }
