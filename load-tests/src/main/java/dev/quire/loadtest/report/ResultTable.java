@@ -95,10 +95,9 @@ public final class ResultTable {
         double p = percentiles.length == 0 ? 99 : percentiles[percentiles.length - 1];
         String pw = PointMetrics.percentileKey(p, "x").replace("_x_ms", "").toUpperCase(Locale.ROOT);
         int w = Math.max(16, report.points().stream().mapToInt(pt -> pt.label().length()).max().orElse(0));
-        String row = "%-" + w + "s %6s %6s %9s %9s %10s %10s %9s %9s %10s %10s %7s %5s%n";
-        String header = String.format(Locale.ROOT, "%-" + w + "s %6s %6s %9s %9s %10s %10s %9s %9s %10s %10s %7s %5s%n",
-                "load", "ok", "fail", "req/s", "out tok/s", "mean TTFT", pw + " TTFT", "mean TPOT", pw + " TPOT",
-                "mean E2EL", pw + " E2EL", "ITL", "CPU");
+        String row = "%-" + w + "s %6s %6s %9s %9s %10s %10s %9s %9s %10s %10s %9s %6s%n";
+        String header = String.format(Locale.ROOT, row, "load", "ok", "fail", "req/s", "out tok/s", "mean TTFT",
+                pw + " TTFT", "mean TPOT", pw + " TPOT", "mean E2EL", pw + " E2EL", "mean ITL", "cl.CPU");
         StringBuilder sb = new StringBuilder();
         sb.append(center(" Sweep summary (latencies in ms) ", '=')).append('\n').append(header);
         for (PointReport point : report.points()) {
@@ -112,6 +111,7 @@ public final class ResultTable {
                     num(m.get("mean_e2el_ms")), num(m.get(PointMetrics.percentileKey(p, "e2el"))),
                     num(m.get("mean_itl_ms")), num(m.get("client_cpu_util"))));
         }
+        sb.append("fail = failed + truncated; cl.CPU = cores the load generator kept busy\n");
         return sb.toString();
     }
 
