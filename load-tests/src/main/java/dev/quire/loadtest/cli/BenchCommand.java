@@ -243,8 +243,10 @@ public final class BenchCommand implements Callable<Integer> {
         }
         double r = workload.rangeRatio;
         int out = outputLen();
-        int in = kind == BenchOptions.WorkloadKind.shared_prefix ? workload.prefixLen + (int) Math.ceil(workload.inputLen * (1 + r))
-                : (int) Math.ceil(workload.inputLen * (1 + r));
+        int in = (int) Math.ceil(workload.inputLen * (1 + r));
+        if (kind == BenchOptions.WorkloadKind.shared_prefix) {
+            in += workload.prefixLen;
+        }
         int most = in + (int) Math.ceil(out * (1 + r));
         if (most > maxContext) {
             throw new IllegalArgumentException("prompts of up to " + in + " tokens plus " + (most - in) + " output "
@@ -319,7 +321,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private BenchReport report(Map<String, Object> config, List<PointReport> points, FaultInjector faults) {
-        return new BenchReport("quire bench " + new Version().getVersion()[0].replace("quire bench ", ""),
+        return new BenchReport(new Version().getVersion()[0],
                 OffsetDateTime.now().truncatedTo(ChronoUnit.SECONDS).toString(), config, points,
                 faults == null ? List.of() : faults.events());
     }
@@ -347,7 +349,7 @@ public final class BenchCommand implements Callable<Integer> {
         c.put("backend", s.target().backend().label());
         c.put("model", server.model());
         c.put("workload", s.kind().toString());
-        c.put("prompt_format", format.name().toLowerCase());
+        c.put("prompt_format", format.name().toLowerCase(java.util.Locale.ROOT));
         c.put("vocab_size", vocab > 0 ? vocab : null);
         c.put("max_context", server.maxContext() > 0 ? server.maxContext() : null);
         if (dataset != null) {

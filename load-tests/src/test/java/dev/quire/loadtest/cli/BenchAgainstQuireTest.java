@@ -182,6 +182,26 @@ class BenchAgainstQuireTest {
     }
 
     @Test
+    void textPromptsWithoutStreamingMeasureOnlyEndToEnd() throws Exception {
+        Path out = dir.resolve("text.json");
+        Cli.Result r = Cli.run("--target", target, "--prompt-format", "text", "--no-stream", "-n", "4", "-c", "2",
+                "--input-len", "10", "--output-len", "6", "--ignore-eos", "--temperature", "0.8", "--out",
+                out.toString());
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        JsonNode json = Cli.json(out);
+        assertThat(json.path("config").path("prompt_format").asText()).isEqualTo("text");
+        assertThat(json.path("config").path("stream").asBoolean()).isFalse();
+        JsonNode p = json.path("points").path(0);
+        assertThat(p.path("completed").asInt()).isEqualTo(4);
+        assertThat(p.path("total_output_tokens").asInt()).isEqualTo(24);
+        // Ten random words tokenize to at least ten tokens (plus BOS): the server's count is used.
+        assertThat(p.path("total_input_tokens").asInt()).isGreaterThanOrEqualTo(4 * 11);
+        assertThat(p.path("mean_ttft_ms").isNull()).isTrue();
+        assertThat(p.path("mean_itl_ms").isNull()).isTrue();
+        assertThat(p.path("mean_e2el_ms").asDouble()).isPositive();
+    }
+
+    @Test
     void killsTheWorkerMidRunAndRunsTheFaultCommand() throws Exception {
         Process worker = new ProcessBuilder("sleep", "60").start();
         try {
