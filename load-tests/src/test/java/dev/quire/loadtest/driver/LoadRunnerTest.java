@@ -83,7 +83,7 @@ class LoadRunnerTest {
         PointRun run = run(5, true, plan(Double.POSITIVE_INFINITY, 4, 0, Duration.ofMillis(400), 0), 10,
                 new ArrayList<>(), new long[1]);
         // Each request takes about 50 ms; 4 at a time for 0.4 s is about 32, however loaded the machine.
-        assertThat(run.results().size()).isBetween(8, 40);
+        assertThat(run.results().size()).isBetween(4, 40);
         assertThat(run.results()).allSatisfy(r -> assertThat(r.outcome()).isEqualTo(Outcome.COMPLETED));
         long lastSend = run.results().stream().mapToLong(RequestResult::sendNanos).max().orElseThrow();
         assertThat(lastSend - run.startNanos()).isLessThan(Duration.ofMillis(400).toNanos());
