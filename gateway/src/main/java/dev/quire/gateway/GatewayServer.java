@@ -24,6 +24,7 @@ import java.util.concurrent.TimeUnit;
  * another.
  */
 public final class GatewayServer implements AutoCloseable {
+    static final int MAX_STREAMS_PER_CONNECTION = 10_000;
     private final HttpServer grpcServer;
     private final HttpServer httpServer;
 
@@ -42,7 +43,11 @@ public final class GatewayServer implements AutoCloseable {
         grpc.addService(new GrpcHealth(vertx, List.of(InferenceGrpcService.SERVICE_NAME.fullyQualifiedName()),
                 () -> !dispatcher.admission().draining()));
         grpc.addService(ReflectionService.v1());
-        HttpServer grpcHttp = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(grpcPort))
+        // HTTP/2 allows 100 concurrent streams per connection by default; one client channel
+        // carrying thousands of token streams is normal for a gateway.
+        HttpServerOptions grpcOptions = new HttpServerOptions().setHost(host).setPort(grpcPort);
+        grpcOptions.setInitialSettings(grpcOptions.getInitialSettings().setMaxConcurrentStreams(MAX_STREAMS_PER_CONNECTION));
+        HttpServer grpcHttp = vertx.createHttpServer(grpcOptions)
                 .requestHandler(grpc)
                 .listen()
                 .await(30, TimeUnit.SECONDS);

@@ -10,7 +10,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -26,8 +25,8 @@ class BenchAgainstQuireTest {
 
     @BeforeAll
     static void start() throws Exception {
-        server = AllInOneServer.start(new AllInOneServer.Options(Path.of("../models/stories260K"), null, "127.0.0.1", 0,
-                EngineConfig.defaults().withKvCacheBytes(64L << 20), "quire-test-" + UUID.randomUUID()));
+        server = AllInOneServer.start(AllInOneServer.Options.local(Path.of("../models/stories260K"),
+                EngineConfig.defaults().withKvCacheBytes(64L << 20)));
         target = "grpc://127.0.0.1:" + server.grpcPort();
     }
 
@@ -116,6 +115,24 @@ class BenchAgainstQuireTest {
                 sum += gap.asDouble();
             }
             assertThat(ttft + sum).isLessThanOrEqualTo(e2el + 1e-6);
+        }
+    }
+
+    /** The OpenAI-compatible driver against Quire's own HTTP API: same workload, same counts. */
+    @Test
+    void drivesQuiresOpenAiHttpApiToo() throws Exception {
+        for (String endpoint : new String[]{"completions", "chat"}) {
+            Path out = dir.resolve("http-" + endpoint + ".json");
+            Cli.Result r = Cli.run("--base-url", "http://127.0.0.1:" + server.httpPort(), "--endpoint", endpoint,
+                    "--model", "stories260K", "--vocab-size", "512", "-n", "8", "-c", "4", "--input-len", "32",
+                    "--output-len", "16", "--ignore-eos", "--out", out.toString());
+            assertThat(r.exitCode()).as(endpoint + ": " + r.err()).isZero();
+            JsonNode p = Cli.json(out).path("points").path(0);
+            assertThat(p.path("completed").asInt()).as(endpoint).isEqualTo(8);
+            assertThat(p.path("failed").asInt()).as(endpoint).isZero();
+            assertThat(p.path("total_output_tokens").asInt()).as(endpoint + ": usage from the server").isEqualTo(128);
+            assertLatency(p, "ttft");
+            assertLatency(p, "e2el");
         }
     }
 
