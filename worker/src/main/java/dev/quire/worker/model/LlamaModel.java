@@ -140,7 +140,7 @@ public final class LlamaModel implements AutoCloseable {
         int tokens = batch.numTokens();
         try (NDManager step = manager.newSubManager()) {
             NDArray positions = step.create(toLongs(batch.positions()));
-            NDIndex slots = new NDIndex("{}", step.create(toLongs(batch.slotMapping())));
+            NDIndex slots = new NDIndex(":, {}", step.create(toLongs(batch.slotMapping())));
             // Results of ops on long-lived arrays belong to those arrays' manager: move them to the step.
             NDArray cos = ownedBy(step, ropeCos.get(positions)).reshape(tokens, 1, half);
             NDArray sin = ownedBy(step, ropeSin.get(positions)).reshape(tokens, 1, half);
@@ -176,9 +176,10 @@ public final class LlamaModel implements AutoCloseable {
         }
         NDArray q = rope(qkv.get(":, 0:" + qDim).reshape(tokens, heads, headDim), cos, sin).mul(attentionScale);
         NDArray k = rope(qkv.get(":, " + qDim + ":" + (qDim + kvDim)).reshape(tokens, kvHeads, headDim), cos, sin);
-        NDArray v = qkv.get(":, " + (qDim + kvDim) + ":");
-        cache.keySlots(l).set(slots, k.reshape(tokens, kvDim));
-        cache.valueSlots(l).set(slots, v);
+        NDArray v = qkv.get(":, " + (qDim + kvDim) + ":").reshape(tokens, kvHeads, headDim);
+        // The cache is head-major: write [kvHeads, tokens, headDim] rows at the tokens' slots.
+        cache.keySlots(l).set(slots, k.transpose(1, 0, 2));
+        cache.valueSlots(l).set(slots, v.transpose(1, 0, 2));
 
         NDArray attended = attention(q, l, groups, cache);
         NDArray afterAttention = h.add(attended.matMul(w.o));
@@ -204,18 +205,21 @@ public final class LlamaModel implements AutoCloseable {
             if (g.padRows != null) {
                 qg = qg.get(g.padRows);
             }
-            // Query head h uses KV head h / perKv: group the heads so one matmul serves each KV head.
-            qg = qg.reshape(seqs, queries, kvHeads, perKv, headDim).transpose(0, 2, 3, 1, 4)
-                    .reshape(seqs, kvHeads, (long) perKv * queries, headDim);
+            // Query head h uses KV head h / perKv: [kvHeads, seqs, perKv * queries, headDim], so one
+            // batched matmul per (KV head, sequence) serves all the query heads sharing it.
+            qg = qg.reshape(seqs, queries, kvHeads, perKv, headDim).transpose(2, 0, 3, 1, 4)
+                    .reshape(kvHeads, seqs, (long) perKv * queries, headDim);
             NDManager scope = q.getManager();
-            NDArray keys = ownedBy(scope, cache.keys(layer).get(g.blockTables)).reshape(seqs, context, kvHeads, headDim)
-                    .transpose(0, 2, 3, 1);
-            NDArray values = ownedBy(scope, cache.values(layer).get(g.blockTables)).reshape(seqs, context, kvHeads, headDim)
-                    .transpose(0, 2, 1, 3);
-            NDArray probs = qg.matMul(keys).reshape(seqs, kvHeads, perKv, queries, context).add(g.maskBias)
-                    .softmax(-1).reshape(seqs, kvHeads, (long) perKv * queries, context);
-            NDArray out = probs.matMul(values).reshape(seqs, kvHeads, perKv, queries, headDim)
-                    .transpose(0, 3, 1, 2, 4).reshape((long) seqs * queries, qDim);
+            // Gathering blocks along dim 1 of the head-major cache gives [kvHeads, seqs, blocks, block, headDim].
+            NDArray keys = ownedBy(scope, cache.keys(layer).get(g.blockIndex))
+                    .reshape(kvHeads, seqs, context, headDim);
+            NDArray values = ownedBy(scope, cache.values(layer).get(g.blockIndex))
+                    .reshape(kvHeads, seqs, context, headDim);
+            NDArray probs = qg.matMul(keys.transpose(0, 1, 3, 2))
+                    .reshape(kvHeads, seqs, perKv, queries, context).add(g.maskBias)
+                    .softmax(-1).reshape(kvHeads, seqs, (long) perKv * queries, context);
+            NDArray out = probs.matMul(values).reshape(kvHeads, seqs, perKv, queries, headDim)
+                    .transpose(1, 3, 0, 2, 4).reshape((long) seqs * queries, qDim);
             if (g.unpadRows != null) {
                 out = out.get(g.unpadRows);
             }
@@ -237,7 +241,7 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /** Per-step index and mask arrays of one attention group, shared by all layers. */
-    private record PreparedGroup(ForwardBatch.AttentionGroup group, NDArray blockTables, NDArray maskBias,
+    private record PreparedGroup(ForwardBatch.AttentionGroup group, NDIndex blockIndex, NDArray maskBias,
                                  NDArray padRows, NDArray unpadRows) {
         static PreparedGroup of(ForwardBatch.AttentionGroup g, int blockSize, NDManager m, DataType dtype) {
             int seqs = g.numSeqs();
@@ -269,8 +273,8 @@ public final class LlamaModel implements AutoCloseable {
             NDArray allowed = keyPositions.lte(m.create(queryPositions, new Shape(seqs, queries, 1)));
             Shape maskShape = new Shape(seqs, queries, context);
             NDArray bias = NDArrays.where(allowed, m.zeros(maskShape, dtype),
-                    m.full(maskShape, Float.NEGATIVE_INFINITY, dtype)).reshape(seqs, 1, 1, queries, context);
-            return new PreparedGroup(g, tables, bias, pad == null ? null : m.create(pad),
+                    m.full(maskShape, Float.NEGATIVE_INFINITY, dtype)).reshape(1, seqs, 1, queries, context);
+            return new PreparedGroup(g, new NDIndex(":, {}", tables), bias, pad == null ? null : m.create(pad),
                     unpad == null ? null : m.create(unpad));
         }
     }

@@ -7,8 +7,11 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 /**
- * The K and V caches of every layer, preallocated as {@code [numBlocks, blockSize, kvHeads * headDim]}.
- * Physical blocks are handed out by the scheduler's block pool; this class only holds the tensors.
+ * The K and V caches of every layer, preallocated head-major as
+ * {@code [kvHeads, numBlocks, blockSize, headDim]}. Head-major means that gathering a batch's blocks
+ * yields {@code [kvHeads, seqs, context, headDim]} directly, the layout the attention matmuls
+ * consume without another copy. Physical blocks are handed out by the scheduler's block pool; this
+ * class only holds the tensors.
  */
 public final class PagedKvCache implements AutoCloseable {
     private final NDManager manager;
@@ -16,7 +19,7 @@ public final class PagedKvCache implements AutoCloseable {
     private final int blockSize;
     private final NDArray[] keys;
     private final NDArray[] values;
-    /** Slot-major views of the same storage, {@code [numBlocks * blockSize, kvDim]}, for scatter writes. */
+    /** Views of the same storage as {@code [kvHeads, numBlocks * blockSize, headDim]}, for scatter writes by slot. */
     private final NDArray[] keySlots;
     private final NDArray[] valueSlots;
 
@@ -33,8 +36,8 @@ public final class PagedKvCache implements AutoCloseable {
         values = new NDArray[layers];
         keySlots = new NDArray[layers];
         valueSlots = new NDArray[layers];
-        Shape shape = new Shape(numBlocks, blockSize, config.kvDim());
-        Shape slots = new Shape((long) numBlocks * blockSize, config.kvDim());
+        Shape shape = new Shape(config.numKvHeads(), numBlocks, blockSize, config.headDim());
+        Shape slots = new Shape(config.numKvHeads(), (long) numBlocks * blockSize, config.headDim());
         for (int l = 0; l < layers; l++) {
             keys[l] = manager.zeros(shape, dtype);
             values[l] = manager.zeros(shape, dtype);
