@@ -57,6 +57,7 @@ public final class GatewayOverheadBenchmark {
         ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", gateway.grpcPort()).usePlaintext()
                 .flowControlWindow(1 << 20).build();
         StringBuilder report = new StringBuilder("# Gateway overhead benchmark\n\n")
+                .append("Command: `gateway/benchmarks/run-overhead-benchmark.sh` (from the repository root)  \n")
                 .append("Date: ").append(Instant.now()).append("  \n")
                 .append("Machine: ").append(Runtime.getRuntime().availableProcessors()).append(" cores, java ")
                 .append(System.getProperty("java.version")).append("; gateway, stand-in engine and grpc-java client ")

@@ -19,6 +19,9 @@ public final class ClusterMember implements AutoCloseable {
         config.setLiteMember(settings.liteMember());
         config.setProperty("hazelcast.phone.home.enabled", "false");
         config.setProperty("hazelcast.logging.type", "slf4j");
+        // The process's own shutdown (drain, then leave the cluster) decides the order; Hazelcast's
+        // hook would leave the cluster first, under requests still running.
+        config.setProperty("hazelcast.shutdownhook.enabled", "false");
         // Quick failure detection of frozen members; a killed member is noticed at once anyway.
         config.setProperty("hazelcast.heartbeat.interval.seconds", "1");
         config.setProperty("hazelcast.max.no.heartbeat.seconds", "5");

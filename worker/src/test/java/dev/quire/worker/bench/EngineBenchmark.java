@@ -52,6 +52,7 @@ public final class EngineBenchmark {
         ServedModel model = new ServedModel("bench", modelDir, ModelConfig.load(modelDir), null);
         StringBuilder report = new StringBuilder();
         report.append("# Engine benchmark\n\n")
+                .append("Command: `worker/benchmarks/run-engine-benchmark.sh` (from the repository root)  \n")
                 .append("Date: ").append(Instant.now()).append("  \n")
                 .append("Machine: ").append(Runtime.getRuntime().availableProcessors()).append(" cores, ")
                 .append("java ").append(System.getProperty("java.version")).append(", intra-op threads ")
