@@ -1,0 +1,147 @@
+package dev.quire.gateway.routing;
+
+import dev.quire.gateway.admission.AdmissionController;
+import dev.quire.gateway.admission.AdmissionLimits;
+import dev.quire.gateway.admission.ApiKeys;
+import dev.quire.gateway.admission.ErrorKind;
+import dev.quire.gateway.admission.GatewayException;
+import dev.quire.gateway.observability.AccessLog;
+import dev.quire.gateway.observability.GatewayMetrics;
+import dev.quire.scheduler.batch.FinishReason;
+import dev.quire.worker.engine.GenerationListener;
+import dev.quire.worker.engine.GenerationRequest;
+import dev.quire.worker.engine.InferenceEngine;
+import dev.quire.worker.engine.RequestHandle;
+import dev.quire.worker.engine.SamplingOptions;
+import dev.quire.worker.engine.TokenLogprobs;
+import dev.quire.worker.model.ServedModel;
+import io.vertx.core.Vertx;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The dispatcher's own rules, against an engine that accepts requests but never schedules them. */
+class RequestDispatcherTest {
+    final Vertx vertx = Vertx.vertx();
+
+    @AfterEach
+    void close() {
+        vertx.close();
+    }
+
+    /** Queues everything forever; cancelling ends a request as ABORTED, as the real engine does. */
+    static final class StalledEngine implements InferenceEngine {
+        final ServedModel model = ServedModel.load(Path.of("../models/stories260K"), "stalled");
+        final List<GenerationRequest> submitted = new CopyOnWriteArrayList<>();
+
+        @Override
+        public ServedModel model() {
+            return model;
+        }
+
+        @Override
+        public RequestHandle submit(GenerationRequest request, GenerationListener listener) {
+            submitted.add(request);
+            return new RequestHandle() {
+                @Override
+                public String requestId() {
+                    return request.requestId();
+                }
+
+                @Override
+                public void cancel() {
+                    listener.onFinish(FinishReason.ABORTED, request.promptTokenIds().length, 0);
+                }
+            };
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    static final class Outcome implements GenerationListener {
+        final CompletableFuture<Object> end = new CompletableFuture<>();
+
+        @Override
+        public void onTokens(int[] tokenIds, String text, TokenLogprobs[] logprobs) {
+        }
+
+        @Override
+        public void onFinish(FinishReason reason, int promptTokens, int completionTokens) {
+            end.complete(reason);
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            end.complete(error);
+        }
+    }
+
+    RequestDispatcher dispatcher(StalledEngine engine, AdmissionLimits limits) {
+        return new RequestDispatcher(vertx, new ModelCatalog().add(engine),
+                new AdmissionController(ApiKeys.none(), limits), new GatewayMetrics(), new AccessLog(false));
+    }
+
+    static RequestDispatcher.Call call(SamplingOptions sampling) {
+        return new RequestDispatcher.Call("test", "anonymous", "", PromptInput.tokens(new int[]{1, 2, 3}), sampling,
+                null);
+    }
+
+    @Test
+    void aRequestNotScheduledWithinTheQueueTimeoutFailsAsOverloadedAndFreesItsPermit() throws Exception {
+        StalledEngine engine = new StalledEngine();
+        RequestDispatcher d = dispatcher(engine, new AdmissionLimits(10, 10, Duration.ofMillis(200), 0, 0, 0, 0,
+                1 << 20));
+        Outcome outcome = new Outcome();
+        d.dispatch(call(SamplingOptions.greedy(5)), outcome).toCompletionStage().toCompletableFuture()
+                .get(10, TimeUnit.SECONDS);
+        assertThat(d.admission().queued()).isEqualTo(1);
+        Object end = outcome.end.get(10, TimeUnit.SECONDS);
+        assertThat(end).isInstanceOfSatisfying(GatewayException.class,
+                e -> assertThat(e.kind()).isEqualTo(ErrorKind.OVERLOADED));
+        assertThat(d.admission().queued()).isZero();
+        assertThat(d.admission().inFlight()).isZero();
+        assertThat(d.liveRequests()).isZero();
+    }
+
+    @Test
+    void maxTokensLimitRefusesLargerRequestsAndCapsUnsetOnes() throws Exception {
+        StalledEngine engine = new StalledEngine();
+        RequestDispatcher d = dispatcher(engine, new AdmissionLimits(10, 10, Duration.ofSeconds(30), 0, 0, 0, 64,
+                1 << 20));
+        Throwable refused = d.dispatch(call(SamplingOptions.greedy(65)), new Outcome()).cause();
+        assertThat(refused).isInstanceOfSatisfying(GatewayException.class, e -> {
+            assertThat(e.kind()).isEqualTo(ErrorKind.INVALID_ARGUMENT);
+            assertThat(e.param()).isEqualTo("max_tokens");
+        });
+        d.dispatch(call(SamplingOptions.builder().temperature(0f).build()), new Outcome())
+                .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        assertThat(engine.submitted).hasSize(1);
+        assertThat(engine.submitted.get(0).sampling().maxTokens()).isEqualTo(64);
+    }
+
+    @Test
+    void promptLongerThanTheServersBoundIsRefusedBeforeAdmission() {
+        StalledEngine engine = new StalledEngine();
+        RequestDispatcher d = dispatcher(engine, new AdmissionLimits(10, 10, Duration.ofSeconds(30), 0, 0, 2, 0,
+                1 << 20));
+        Throwable refused = d.dispatch(call(SamplingOptions.greedy(1)), new Outcome()).toCompletionStage()
+                .toCompletableFuture().handle((ok, e) -> e instanceof java.util.concurrent.CompletionException
+                        ? e.getCause() : e).join();
+        assertThat(refused).isInstanceOfSatisfying(GatewayException.class, e -> {
+            assertThat(e.kind()).isEqualTo(ErrorKind.INVALID_ARGUMENT);
+            assertThat(e.param()).isEqualTo("prompt");
+        });
+        assertThat(engine.submitted).isEmpty();
+        assertThat(d.admission().inFlight()).isZero();
+    }
+}
