@@ -7,7 +7,6 @@ import dev.quire.proto.v1.GenerateResponse;
 import dev.quire.proto.v1.TokenLogprob;
 import dev.quire.proto.v1.TopLogprob;
 import dev.quire.proto.v1.Usage;
-import dev.quire.worker.engine.GenerationListener;
 import dev.quire.worker.engine.TokenLogprobs;
 import io.vertx.core.Context;
 import io.vertx.grpc.server.GrpcServerResponse;
@@ -16,7 +15,7 @@ import io.vertx.grpc.server.GrpcServerResponse;
  * Relays one request's engine output to its gRPC stream. Engine callbacks arrive on the engine
  * thread; every write hops to the stream's Vert.x context so the event loop owns the stream.
  */
-final class GrpcTokenRelay implements GenerationListener {
+final class GrpcTokenRelay implements ClientStream {
     private final Context context;
     private final GrpcServerResponse<GenerateRequest, GenerateResponse> response;
     private final String requestId;
@@ -74,12 +73,13 @@ final class GrpcTokenRelay implements GenerationListener {
         });
     }
 
-    /** The stream is over from the client's side (cancel, disconnect, deadline). Call on its context. */
-    void close() {
+    @Override
+    public void close() {
         closed = true;
     }
 
-    boolean isClosed() {
+    @Override
+    public boolean isClosed() {
         return closed;
     }
 

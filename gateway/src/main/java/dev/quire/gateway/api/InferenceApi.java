@@ -7,7 +7,6 @@ import dev.quire.gateway.routing.RequestDispatcher;
 import dev.quire.proto.v1.AbortResponse;
 import dev.quire.proto.v1.CompleteResponse;
 import dev.quire.proto.v1.DetokenizeResponse;
-import dev.quire.proto.v1.FinishReason;
 import dev.quire.proto.v1.GenerateRequest;
 import dev.quire.proto.v1.GenerateResponse;
 import dev.quire.proto.v1.InferenceGrpcService;
@@ -18,15 +17,15 @@ import dev.quire.worker.engine.GenerationListener;
 import dev.quire.worker.engine.InferenceEngine;
 import dev.quire.worker.engine.TokenLogprobs;
 import dev.quire.worker.model.ServedModel;
+import com.google.protobuf.Descriptors;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
-import com.google.protobuf.Descriptors;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.ServiceName;
-import io.vertx.grpc.server.Service;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerRequest;
 import io.vertx.grpc.server.GrpcServerResponse;
+import io.vertx.grpc.server.Service;
 
 import java.util.function.Consumer;
 
@@ -138,9 +137,8 @@ public final class InferenceApi implements Service {
                 fail(response, GatewayException.from(e));
                 return;
             }
-            // The relay exists before the engine sees the request; it learns the id and prompt
-            // size from the dispatch result, which always arrives before the first engine callback
-            // is delivered (both hop through this context, in order).
+            // The relay needs the request id and prompt size, known only once the dispatch
+            // completes; the holder keeps any engine callback that would come first, in order.
             RelayHolder holder = new RelayHolder();
             dispatcher.dispatch(parsed, holder).onComplete(result -> {
                 if (result.failed()) {
@@ -150,16 +148,7 @@ public final class InferenceApi implements Service {
                 RequestDispatcher.Dispatched d = result.result();
                 GrpcTokenRelay relay = new GrpcTokenRelay(context, response, d.requestId(), d.promptTokens());
                 holder.attach(relay);
-                // A client that cancels or disconnects frees its sequence in the next engine step.
-                call.errorHandler(error -> {
-                    relay.close();
-                    d.handle().cancel();
-                });
-                call.exceptionHandler(error -> {
-                    relay.close();
-                    d.handle().cancel();
-                });
-                armDeadline(call, relay, d);
+                watchClient(call, relay, d);
             });
         });
     }
@@ -167,7 +156,6 @@ public final class InferenceApi implements Service {
     private void complete(GrpcServerRequest<GenerateRequest, CompleteResponse> call) {
         call.handler(request -> {
             GrpcServerResponse<GenerateRequest, CompleteResponse> response = call.response();
-            Context context = vertx.getOrCreateContext();
             RequestDispatcher.Call parsed;
             try {
                 parsed = parse(call, request);
@@ -175,92 +163,47 @@ public final class InferenceApi implements Service {
                 fail(response, GatewayException.from(e));
                 return;
             }
-            CompleteResponse.Builder out = CompleteResponse.newBuilder();
-            StringBuilder text = new StringBuilder();
-            boolean[] closed = {false};
-            GenerationListener collector = new GenerationListener() {
-                @Override
-                public void onTokens(int[] tokenIds, String delta, TokenLogprobs[] logprobs) {
-                    synchronized (out) {
-                        for (int id : tokenIds) {
-                            out.addTokenIds(id);
-                        }
-                        text.append(delta);
-                        GrpcTokenRelay.addLogprobs(logprobs, out::addLogprobs);
-                    }
-                }
-
-                @Override
-                public void onFinish(dev.quire.scheduler.batch.FinishReason reason, int prompt, int completion) {
-                    CompleteResponse result;
-                    synchronized (out) {
-                        result = out.setText(text.toString()).setFinishReason(FinishReason.valueOf(reason.name()))
-                                .setUsage(GrpcTokenRelay.usage(prompt, completion)).build();
-                    }
-                    context.runOnContext(v -> {
-                        if (!closed[0]) {
-                            closed[0] = true;
-                            response.end(result);
-                        }
-                    });
-                }
-
-                @Override
-                public void onError(Throwable error) {
-                    context.runOnContext(v -> {
-                        if (!closed[0]) {
-                            closed[0] = true;
-                            fail(response, GatewayException.from(error));
-                        }
-                    });
-                }
-            };
+            GrpcCompleteCollector collector = new GrpcCompleteCollector(vertx.getOrCreateContext(), response);
             dispatcher.dispatch(parsed, collector).onComplete(result -> {
                 if (result.failed()) {
                     fail(response, GatewayException.from(result.cause()));
                     return;
                 }
-                RequestDispatcher.Dispatched d = result.result();
-                synchronized (out) {
-                    out.setRequestId(d.requestId());
-                }
-                call.errorHandler(error -> {
-                    closed[0] = true;
-                    d.handle().cancel();
-                });
-                long timeout = call.timeout();
-                if (timeout > 0) {
-                    vertx.setTimer(timeout, t -> {
-                        if (!closed[0]) {
-                            closed[0] = true;
-                            d.handle().cancel();
-                            response.status(GrpcStatus.DEADLINE_EXCEEDED).statusMessage("deadline exceeded").end();
-                        }
-                    });
-                }
+                collector.requestId(result.result().requestId());
+                watchClient(call, collector, result.result());
             });
         });
+    }
+
+    /**
+     * Ends the request when the call ends first: a client that cancels or disconnects, or whose
+     * grpc-timeout passes, frees its sequence in the next engine step.
+     */
+    private void watchClient(GrpcServerRequest<?, ?> call, ClientStream stream, RequestDispatcher.Dispatched d) {
+        call.errorHandler(error -> {
+            stream.close();
+            d.handle().cancel();
+        });
+        call.exceptionHandler(error -> {
+            stream.close();
+            d.handle().cancel();
+        });
+        long timeout = call.timeout();
+        if (timeout > 0) {
+            vertx.setTimer(timeout, t -> {
+                if (!stream.isClosed()) {
+                    stream.close();
+                    d.handle().cancel();
+                    call.response().status(GrpcStatus.DEADLINE_EXCEEDED).statusMessage("deadline exceeded").end();
+                }
+            });
+        }
     }
 
     private RequestDispatcher.Call parse(GrpcServerRequest<?, ?> call, GenerateRequest request) {
         String identity = dispatcher.authenticate(bearer(call));
         return new RequestDispatcher.Call("grpc", identity, request.getModel(), GrpcRequests.prompt(request),
                 GrpcRequests.sampling(request.getSampling()), request.getRequestId());
-    }
-
-    /** Honours the client's grpc-timeout: past it the sequence is aborted and the call ends. */
-    private void armDeadline(GrpcServerRequest<?, ?> call, GrpcTokenRelay relay, RequestDispatcher.Dispatched d) {
-        long timeout = call.timeout();
-        if (timeout <= 0) {
-            return;
-        }
-        vertx.setTimer(timeout, t -> {
-            if (!relay.isClosed()) {
-                relay.close();
-                d.handle().cancel();
-                call.response().status(GrpcStatus.DEADLINE_EXCEEDED).statusMessage("deadline exceeded").end();
-            }
-        });
     }
 
     private static String bearer(GrpcServerRequest<?, ?> call) {

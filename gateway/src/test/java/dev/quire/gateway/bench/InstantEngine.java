@@ -62,17 +62,7 @@ final class InstantEngine implements InferenceEngine {
         Running r = new Running(request, listener);
         arrivals.add(r);
         LockSupport.unpark(thread);
-        return new RequestHandle() {
-            @Override
-            public String requestId() {
-                return request.requestId();
-            }
-
-            @Override
-            public void cancel() {
-                r.cancelled = true;
-            }
-        };
+        return RequestHandle.of(request.requestId(), () -> r.cancelled = true);
     }
 
     private void loop() {

@@ -50,17 +50,8 @@ class RequestDispatcherTest {
         @Override
         public RequestHandle submit(GenerationRequest request, GenerationListener listener) {
             submitted.add(request);
-            return new RequestHandle() {
-                @Override
-                public String requestId() {
-                    return request.requestId();
-                }
-
-                @Override
-                public void cancel() {
-                    listener.onFinish(FinishReason.ABORTED, request.promptTokenIds().length, 0);
-                }
-            };
+            return RequestHandle.of(request.requestId(),
+                    () -> listener.onFinish(FinishReason.ABORTED, request.promptTokenIds().length, 0));
         }
 
         @Override

@@ -144,18 +144,10 @@ public final class LlamaEngine implements InferenceEngine {
         }
         arrivals.add(active);
         LockSupport.unpark(thread);
-        return new RequestHandle() {
-            @Override
-            public String requestId() {
-                return request.requestId();
-            }
-
-            @Override
-            public void cancel() {
-                cancellations.add(request.requestId());
-                LockSupport.unpark(thread);
-            }
-        };
+        return RequestHandle.of(request.requestId(), () -> {
+            cancellations.add(request.requestId());
+            LockSupport.unpark(thread);
+        });
     }
 
     private void loop() {

@@ -9,4 +9,19 @@ public interface RequestHandle {
      * {@code onFinish(ABORTED, ...)} unless it had already finished. Safe to call more than once.
      */
     void cancel();
+
+    /** A handle whose cancel runs {@code onCancel}. */
+    static RequestHandle of(String requestId, Runnable onCancel) {
+        return new RequestHandle() {
+            @Override
+            public String requestId() {
+                return requestId;
+            }
+
+            @Override
+            public void cancel() {
+                onCancel.run();
+            }
+        };
+    }
 }

@@ -1,0 +1,72 @@
+package dev.quire.gateway.api;
+
+import dev.quire.gateway.admission.GatewayException;
+import dev.quire.proto.v1.CompleteResponse;
+import dev.quire.proto.v1.FinishReason;
+import dev.quire.proto.v1.GenerateRequest;
+import dev.quire.worker.engine.TokenLogprobs;
+import io.vertx.core.Context;
+import io.vertx.grpc.server.GrpcServerResponse;
+
+/** Gathers one request's whole output for the unary {@code Complete} call and answers once at the end. */
+final class GrpcCompleteCollector implements ClientStream {
+    private final Context context;
+    private final GrpcServerResponse<GenerateRequest, CompleteResponse> response;
+    /** Filled on the engine thread, read once on the event loop after the last callback. */
+    private final CompleteResponse.Builder out = CompleteResponse.newBuilder();
+    private final StringBuilder text = new StringBuilder();
+    private boolean closed;
+
+    GrpcCompleteCollector(Context context, GrpcServerResponse<GenerateRequest, CompleteResponse> response) {
+        this.context = context;
+        this.response = response;
+    }
+
+    synchronized void requestId(String id) {
+        out.setRequestId(id);
+    }
+
+    @Override
+    public synchronized void onTokens(int[] tokenIds, String delta, TokenLogprobs[] logprobs) {
+        for (int id : tokenIds) {
+            out.addTokenIds(id);
+        }
+        text.append(delta);
+        GrpcTokenRelay.addLogprobs(logprobs, out::addLogprobs);
+    }
+
+    @Override
+    public void onFinish(dev.quire.scheduler.batch.FinishReason reason, int prompt, int completion) {
+        CompleteResponse result;
+        synchronized (this) {
+            result = out.setText(text.toString()).setFinishReason(FinishReason.valueOf(reason.name()))
+                    .setUsage(GrpcTokenRelay.usage(prompt, completion)).build();
+        }
+        context.runOnContext(v -> {
+            if (!closed) {
+                closed = true;
+                response.end(result);
+            }
+        });
+    }
+
+    @Override
+    public void onError(Throwable error) {
+        context.runOnContext(v -> {
+            if (!closed) {
+                closed = true;
+                InferenceApi.fail(response, GatewayException.from(error));
+            }
+        });
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+    }
+
+    @Override
+    public boolean isClosed() {
+        return closed;
+    }
+}
