@@ -1,6 +1,5 @@
 package dev.quire.gateway.api;
 
-import dev.quire.gateway.admission.GatewayException;
 import dev.quire.proto.v1.CompleteResponse;
 import dev.quire.proto.v1.FinishReason;
 import dev.quire.proto.v1.GenerateRequest;
@@ -9,16 +8,14 @@ import io.vertx.core.Context;
 import io.vertx.grpc.server.GrpcServerResponse;
 
 /** Gathers one request's whole output for the unary {@code Complete} call and answers once at the end. */
-final class GrpcCompleteCollector implements ClientStream {
-    private final Context context;
+final class GrpcCompleteCollector extends ClientStream {
     private final GrpcServerResponse<GenerateRequest, CompleteResponse> response;
     /** Filled on the engine thread, read once on the event loop after the last callback. */
     private final CompleteResponse.Builder out = CompleteResponse.newBuilder();
     private final StringBuilder text = new StringBuilder();
-    private boolean closed;
 
     GrpcCompleteCollector(Context context, GrpcServerResponse<GenerateRequest, CompleteResponse> response) {
-        this.context = context;
+        super(context, response);
         this.response = response;
     }
 
@@ -42,31 +39,6 @@ final class GrpcCompleteCollector implements ClientStream {
             result = out.setText(text.toString()).setFinishReason(FinishReason.valueOf(reason.name()))
                     .setUsage(GrpcTokenRelay.usage(prompt, completion)).build();
         }
-        context.runOnContext(v -> {
-            if (!closed) {
-                closed = true;
-                response.end(result);
-            }
-        });
-    }
-
-    @Override
-    public void onError(Throwable error) {
-        context.runOnContext(v -> {
-            if (!closed) {
-                closed = true;
-                InferenceApi.fail(response, GatewayException.from(error));
-            }
-        });
-    }
-
-    @Override
-    public void close() {
-        closed = true;
-    }
-
-    @Override
-    public boolean isClosed() {
-        return closed;
+        endOnContext(() -> response.end(result));
     }
 }

@@ -1,6 +1,5 @@
 package dev.quire.gateway.api;
 
-import dev.quire.gateway.admission.GatewayException;
 import dev.quire.proto.v1.FinishReason;
 import dev.quire.proto.v1.GenerateRequest;
 import dev.quire.proto.v1.GenerateResponse;
@@ -15,18 +14,16 @@ import io.vertx.grpc.server.GrpcServerResponse;
  * Relays one request's engine output to its gRPC stream. Engine callbacks arrive on the engine
  * thread; every write hops to the stream's Vert.x context so the event loop owns the stream.
  */
-final class GrpcTokenRelay implements ClientStream {
-    private final Context context;
+final class GrpcTokenRelay extends ClientStream {
     private final GrpcServerResponse<GenerateRequest, GenerateResponse> response;
     private final String requestId;
     private final int promptTokens;
+    /** Touched on the call's context only. */
     private int completionTokens;
-    /** Set on the event loop once the stream is over (finished, failed or ended by the client). */
-    private boolean closed;
 
     GrpcTokenRelay(Context context, GrpcServerResponse<GenerateRequest, GenerateResponse> response, String requestId,
                    int promptTokens) {
-        this.context = context;
+        super(context, response);
         this.response = response;
         this.requestId = requestId;
         this.promptTokens = promptTokens;
@@ -40,11 +37,9 @@ final class GrpcTokenRelay implements ClientStream {
         }
         addLogprobs(logprobs, chunk::addLogprobs);
         int tokens = tokenIds.length;
-        context.runOnContext(v -> {
-            if (!closed) {
-                completionTokens += tokens;
-                response.write(chunk.setUsage(usage(promptTokens, completionTokens)).build());
-            }
+        onContext(() -> {
+            completionTokens += tokens;
+            response.write(chunk.setUsage(usage(promptTokens, completionTokens)).build());
         });
     }
 
@@ -55,32 +50,7 @@ final class GrpcTokenRelay implements ClientStream {
                 .setFinishReason(FinishReason.valueOf(reason.name()))
                 .setUsage(usage(prompt, completion))
                 .build();
-        context.runOnContext(v -> {
-            if (!closed) {
-                closed = true;
-                response.end(last);
-            }
-        });
-    }
-
-    @Override
-    public void onError(Throwable error) {
-        context.runOnContext(v -> {
-            if (!closed) {
-                closed = true;
-                InferenceApi.fail(response, GatewayException.from(error));
-            }
-        });
-    }
-
-    @Override
-    public void close() {
-        closed = true;
-    }
-
-    @Override
-    public boolean isClosed() {
-        return closed;
+        endOnContext(() -> response.end(last));
     }
 
     static Usage usage(int prompt, int completion) {
