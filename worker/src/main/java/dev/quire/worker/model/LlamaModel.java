@@ -35,6 +35,14 @@ public final class LlamaModel implements AutoCloseable {
     private final NDArray ropeCos;       // [maxPos, headDim / 2]
     private final NDArray ropeSin;
     private final Layer[] layers;
+    /** Column slices, parsed once: DJL parses a string index on every call. */
+    private final NDIndex qColumns;
+    private final NDIndex kColumns;
+    private final NDIndex vColumns;
+    private final NDIndex gateColumns;
+    private final NDIndex upColumns;
+    private final NDIndex firstHalf;
+    private final NDIndex secondHalf;
 
     private record Layer(NDArray inputNorm, NDArray qkv, NDArray qkvBias, NDArray o, NDArray postNorm,
                          NDArray gateUp, NDArray down) {
@@ -55,6 +63,14 @@ public final class LlamaModel implements AutoCloseable {
         this.ropeCos = ropeCos;
         this.ropeSin = ropeSin;
         this.layers = layers;
+        int inter = config.intermediateSize();
+        this.qColumns = new NDIndex(":, 0:" + qDim);
+        this.kColumns = new NDIndex(":, " + qDim + ":" + (qDim + kvDim));
+        this.vColumns = new NDIndex(":, " + (qDim + kvDim) + ":");
+        this.gateColumns = new NDIndex(":, 0:" + inter);
+        this.upColumns = new NDIndex(":, " + inter + ":");
+        this.firstHalf = new NDIndex(":, :, 0:" + half);
+        this.secondHalf = new NDIndex(":, :, " + half + ":");
     }
 
     /**
@@ -174,9 +190,9 @@ public final class LlamaModel implements AutoCloseable {
         if (w.qkvBias != null) {
             qkv = qkv.add(w.qkvBias);
         }
-        NDArray q = rope(qkv.get(":, 0:" + qDim).reshape(tokens, heads, headDim), cos, sin).mul(attentionScale);
-        NDArray k = rope(qkv.get(":, " + qDim + ":" + (qDim + kvDim)).reshape(tokens, kvHeads, headDim), cos, sin);
-        NDArray v = qkv.get(":, " + (qDim + kvDim) + ":").reshape(tokens, kvHeads, headDim);
+        NDArray q = rope(qkv.get(qColumns).reshape(tokens, heads, headDim), cos, sin).mul(attentionScale);
+        NDArray k = rope(qkv.get(kColumns).reshape(tokens, kvHeads, headDim), cos, sin);
+        NDArray v = qkv.get(vColumns).reshape(tokens, kvHeads, headDim);
         // The cache is head-major: write [kvHeads, tokens, headDim] rows at the tokens' slots.
         cache.keySlots(l).set(slots, k.transpose(1, 0, 2));
         cache.valueSlots(l).set(slots, v.transpose(1, 0, 2));
@@ -185,9 +201,8 @@ public final class LlamaModel implements AutoCloseable {
         NDArray afterAttention = h.add(attended.matMul(w.o));
 
         NDArray gateUp = rmsNorm(afterAttention, w.postNorm).matMul(w.gateUp);
-        int inter = config.intermediateSize();
-        NDArray gate = gateUp.get(":, 0:" + inter);
-        NDArray up = gateUp.get(":, " + inter + ":");
+        NDArray gate = gateUp.get(gateColumns);
+        NDArray up = gateUp.get(upColumns);
         return afterAttention.add(gate.mul(Activation.sigmoid(gate)).mul(up).matMul(w.down)); // SiLU(gate) * up
     }
 
@@ -230,14 +245,14 @@ public final class LlamaModel implements AutoCloseable {
 
     /** Rotate-half RoPE on [tokens, heads, headDim] with per-token cos/sin [tokens, 1, headDim/2]. */
     private NDArray rope(NDArray x, NDArray cos, NDArray sin) {
-        NDArray x1 = x.get(":, :, 0:" + half);
-        NDArray x2 = x.get(":, :, " + half + ":");
+        NDArray x1 = x.get(firstHalf);
+        NDArray x2 = x.get(secondHalf);
         return x1.mul(cos).sub(x2.mul(sin)).concat(x2.mul(cos).add(x1.mul(sin)), -1);
     }
 
     private NDArray rmsNorm(NDArray x, NDArray weight) {
         NDArray meanSquare = x.square().mean(new int[]{-1}, true);
-        return x.mul(meanSquare.add((float) config.rmsNormEps()).sqrt().pow(-1)).mul(weight);
+        return x.mul(meanSquare.add((float) config.rmsNormEps()).pow(-0.5f)).mul(weight);
     }
 
     /** Per-step index and mask arrays of one attention group, shared by all layers. */
