@@ -18,11 +18,12 @@ import java.util.concurrent.CountDownLatch;
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
         description = {"Run the all-in-one cluster (gateway + one worker + an embedded Hazelcast member) on one model.",
                 "",
-                "Every option can also be set in a YAML file (--config, keys are the option names without dashes,",
-                "e.g. 'grpc-port: 9000') or as an environment variable (QUIRE_GRPC_PORT=9000). A flag wins over",
-                "the file, the file over the environment."},
-        footer = {"", "On SIGTERM the server stops admitting requests (readiness turns false), lets running ones",
-                "finish for up to --drain-timeout, then exits."})
+                "Every option can also be set in a YAML file (--config; keys are the option names without dashes, "
+                        + "e.g. 'grpc-port: 9000') or as an environment variable (QUIRE_GRPC_PORT=9000). A flag wins "
+                        + "over the file, the file over the environment.",
+                ""},
+        footer = {"", "On SIGTERM the server stops admitting requests (readiness turns false), lets running ones "
+                + "finish for up to --drain-timeout, then exits."})
 public final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--config", paramLabel = "FILE", description = "YAML file with option values.")
@@ -36,7 +37,7 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Name clients use for the model (default: the folder's name).")
     String modelName;
 
-    @Option(names = "--host", defaultValue = "0.0.0.0", description = "Interface to listen on (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--host", defaultValue = "0.0.0.0", paramLabel = "ADDR", description = "Interface to listen on (default: ${DEFAULT-VALUE}).")
     String host;
 
     @Option(names = "--grpc-port", defaultValue = "50051", paramLabel = "N",
