@@ -33,7 +33,15 @@ public final class RequestDispatcher {
     /** Requests submitted and not finished, for Abort by request id. */
     private final Map<String, Live> live = new ConcurrentHashMap<>();
 
-    private record Live(String identity, RequestHandle handle) {
+    /** A request between submission and its last callback; the handle is set once submitted. */
+    private static final class Live {
+        final String identity;
+        volatile RequestHandle handle;
+        volatile long queueTimer = -1;
+
+        Live(String identity) {
+            this.identity = identity;
+        }
     }
 
     public RequestDispatcher(Vertx vertx, ModelCatalog catalog, AdmissionController admission, GatewayMetrics metrics,
@@ -144,26 +152,42 @@ public final class RequestDispatcher {
         }
         String requestId = call.requestId() == null || call.requestId().isEmpty()
                 ? "req-" + UUID.randomUUID() : call.requestId();
-        AdmissionController.Permit permit = admission.admit(call.identity(), tokens.length);
+        // Registered before submitting, so that a request finishing at once is never left behind.
+        Live entry = new Live(call.identity());
+        if (live.putIfAbsent(requestId, entry) != null) {
+            throw new GatewayException(ErrorKind.INVALID_ARGUMENT, "request_id", "request_id: '" + requestId
+                    + "' is already running");
+        }
+        AdmissionController.Permit permit;
+        try {
+            permit = admission.admit(call.identity(), tokens.length);
+        } catch (RuntimeException e) {
+            live.remove(requestId, entry);
+            throw e;
+        }
         String modelName = engine.model().name();
         RequestObserver observer = new RequestObserver(listener, permit, metrics, accessLog, requestId,
-                call.protocol(), modelName, call.identity(), call.prompt().text(), arrival,
-                () -> live.remove(requestId));
+                call.protocol(), modelName, call.identity(), call.prompt().text(), arrival, () -> {
+                    live.remove(requestId, entry);
+                    vertx.cancelTimer(entry.queueTimer);
+                });
+        entry.queueTimer = vertx.setTimer(admission.limits().queueTimeout().toMillis(), t -> {
+            RequestHandle h = entry.handle;
+            if (h != null && !observer.started()) {
+                observer.markQueueTimeout();
+                h.cancel();
+            }
+        });
         RequestHandle handle;
         try {
             handle = engine.submit(new GenerationRequest(requestId, tokens, call.sampling()), observer);
         } catch (RuntimeException e) {
+            live.remove(requestId, entry);
+            vertx.cancelTimer(entry.queueTimer);
             permit.close();
             throw e;
         }
-        live.put(requestId, new Live(call.identity(), handle));
-        long timeoutMs = admission.limits().queueTimeout().toMillis();
-        vertx.setTimer(timeoutMs, t -> {
-            if (!observer.started()) {
-                observer.markQueueTimeout();
-                handle.cancel();
-            }
-        });
+        entry.handle = handle;
         return new Dispatched(requestId, modelName, tokens.length, handle);
     }
 
@@ -174,10 +198,11 @@ public final class RequestDispatcher {
      */
     public boolean abort(String identity, String requestId) {
         Live l = live.get(requestId);
-        if (l == null || !l.identity().equals(identity)) {
+        RequestHandle handle = l == null ? null : l.handle;
+        if (handle == null || !l.identity.equals(identity)) {
             return false;
         }
-        l.handle().cancel();
+        handle.cancel();
         return true;
     }
 
