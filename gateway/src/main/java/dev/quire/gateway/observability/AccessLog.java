@@ -27,9 +27,12 @@ public final class AccessLog {
     }
 
     public void log(Entry e) {
-        if (!LOG.isInfoEnabled()) {
-            return;
+        if (LOG.isInfoEnabled()) {
+            LOG.info(format(e));
         }
+    }
+
+    String format(Entry e) {
         StringBuilder line = new StringBuilder(200)
                 .append("id=").append(e.requestId())
                 .append(" protocol=").append(e.protocol())
@@ -42,7 +45,7 @@ public final class AccessLog {
         if (logContent) {
             line.append(" prompt=").append(quote(e.promptText())).append(" output=").append(quote(e.outputText()));
         }
-        LOG.info(line.toString());
+        return line.toString();
     }
 
     private static String quote(String s) {
