@@ -1,5 +1,6 @@
 package dev.quire.gateway.cli;
 
+import dev.quire.worker.model.CheckpointException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -59,7 +60,8 @@ public final class QuireCli implements Runnable {
                 })
                 .setExecutionExceptionHandler((error, commandLine, parsed) -> {
                     // Configuration and checkpoint problems are the user's to fix: one clear line.
-                    if (!(error instanceof IllegalArgumentException || error instanceof IllegalStateException)) {
+                    if (!(error instanceof IllegalArgumentException || error instanceof IllegalStateException
+                            || error instanceof CheckpointException || error instanceof java.io.UncheckedIOException)) {
                         error.printStackTrace(commandLine.getErr());
                     }
                     commandLine.getErr().println("quire: " + error.getMessage());

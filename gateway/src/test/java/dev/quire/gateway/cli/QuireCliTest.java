@@ -76,6 +76,15 @@ class QuireCliTest {
                 "--http-port", "0");
         assertThat(r.code()).isEqualTo(1);
         assertThat(r.message()).startsWith("quire: ").contains("nope").contains("not found");
+        assertThat(runCapturingErr("serve", "--model", dir.toString(), "--grpc-port", "0", "--http-port", "0"))
+                .isEqualTo(new Result(1, "quire: " + dir.resolve("config.json") + ": not found"));
+    }
+
+    @Test
+    void aMissingGpuIsAOneLineStartUpError() {
+        Result r = runCapturingErr("serve", "--device", "cuda:7", "--grpc-port", "0", "--http-port", "0");
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.message()).startsWith("quire: --device cuda:7: no such GPU");
     }
 
     @Test

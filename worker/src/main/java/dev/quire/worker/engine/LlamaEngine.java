@@ -60,7 +60,7 @@ public final class LlamaEngine implements InferenceEngine {
         this.maxModelLen = config.maxModelLen() > 0
                 ? Math.min(config.maxModelLen(), model.config().maxPositionEmbeddings())
                 : model.config().maxPositionEmbeddings();
-        Device device = Device.fromName(config.device());
+        Device device = device(config.device());
         // Compute in float32 on CPU; half precision on GPUs.
         DataType dtype = device.isGpu() ? DataType.FLOAT16 : DataType.FLOAT32;
         try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(model.directory())) {
@@ -87,6 +87,20 @@ public final class LlamaEngine implements InferenceEngine {
         this.thread = new Thread(this::loop, "quire-engine-" + model.name());
         thread.setDaemon(true);
         thread.start();
+    }
+
+    /** "cpu" or "cuda:N", checked against the GPUs this process can see. */
+    private static Device device(String name) {
+        if (name.equals("cpu")) {
+            return Device.cpu();
+        }
+        int index = Integer.parseInt(name.substring("cuda:".length()));
+        int gpus = CudaUtils.getGpuCount();
+        if (index >= gpus) {
+            throw new IllegalArgumentException("--device " + name + ": no such GPU (this process sees " + gpus
+                    + "; a GPU also needs PyTorch's CUDA native libraries instead of the CPU ones)");
+        }
+        return Device.gpu(index);
     }
 
     private static long kvBudget(EngineConfig config, Device device) {
