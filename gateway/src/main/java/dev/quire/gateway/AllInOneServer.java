@@ -131,10 +131,6 @@ public final class AllInOneServer implements AutoCloseable {
         return engine;
     }
 
-    public WorkerRegistry registry() {
-        return registry;
-    }
-
     public GatewayMetrics metrics() {
         return metrics;
     }

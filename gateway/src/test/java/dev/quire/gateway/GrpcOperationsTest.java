@@ -90,14 +90,6 @@ class GrpcOperationsTest {
                 .build();
     }
 
-    static void awaitKvFree() throws InterruptedException {
-        long deadline = System.currentTimeMillis() + 5000;
-        while (server.engine().stats().kvBlocksUsed() != 0 && System.currentTimeMillis() < deadline) {
-            Thread.sleep(2);
-        }
-        assertThat(server.engine().stats().kvBlocksUsed()).isZero();
-    }
-
     static String metrics() throws Exception {
         return HttpClient.newHttpClient().send(HttpRequest.newBuilder(
                         URI.create("http://127.0.0.1:" + server.httpPort() + "/metrics")).build(),
@@ -184,7 +176,7 @@ class GrpcOperationsTest {
         }
         assertThat(gauge(metrics(), "quire_kv_cache_blocks_used")).isPositive();
         context.cancel(null);
-        awaitKvFree();
+        ServerAssertions.awaitIdle(server);
         assertThat(gauge(metrics(), "quire_kv_cache_blocks_used")).isZero();
         assertThat(metrics()).contains("quire_request_success_total{finished_reason=\"aborted\"");
     }
@@ -200,7 +192,7 @@ class GrpcOperationsTest {
             }
         }).isInstanceOfSatisfying(StatusRuntimeException.class,
                 e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED));
-        awaitKvFree();
+        ServerAssertions.awaitIdle(server);
     }
 
     @Test
@@ -221,7 +213,7 @@ class GrpcOperationsTest {
         assertThat(alice.abort(AbortRequest.newBuilder().setRequestId("lost-stream").build()).getAborted()).isTrue();
         assertThat(finish.get(10, TimeUnit.SECONDS)).isEqualTo(FinishReason.ABORTED);
         assertThat(alice.abort(AbortRequest.newBuilder().setRequestId("lost-stream").build()).getAborted()).isFalse();
-        awaitKvFree();
+        ServerAssertions.awaitIdle(server);
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.quire.gateway.openai;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.quire.gateway.AllInOneServer;
+import dev.quire.gateway.ServerAssertions;
 import dev.quire.gateway.admission.AdmissionLimits;
 import dev.quire.gateway.admission.ApiKeys;
 import dev.quire.worker.engine.EngineConfig;
@@ -76,16 +77,6 @@ class OpenAiAdmissionTest {
 
     static Http.Reply post(String path, String json, String... headers) {
         return Http.post(port, path, json, headers);
-    }
-
-    static void awaitIdle() throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while ((server.dispatcher().liveRequests() > 0 || server.engine().stats().kvBlocksUsed() > 0)
-                && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-        }
-        assertThat(server.dispatcher().liveRequests()).isZero();
-        assertThat(server.engine().stats().kvBlocksUsed()).isZero();
     }
 
     @Test
@@ -175,7 +166,7 @@ class OpenAiAdmissionTest {
             assertThat(r.header("retry-after")).isEqualTo("1");
             assertThat(r.error().get("code").asText()).isEqualTo("server_overloaded");
         }
-        awaitIdle();
+        ServerAssertions.awaitIdle(server);
     }
 
     @Test
@@ -185,7 +176,7 @@ class OpenAiAdmissionTest {
         Http.Reply r = post("/v1/completions", "{\"prompt\":[[1],[1]],\"max_tokens\":300,\"ignore_eos\":true}", K1);
         assertThat(r.status()).isEqualTo(429);
         assertThat(r.error().get("code").asText()).isEqualTo("server_overloaded");
-        awaitIdle();
+        ServerAssertions.awaitIdle(server);
     }
 
     @Test

@@ -14,6 +14,7 @@ import com.openai.models.completions.Completion;
 import com.openai.models.completions.CompletionCreateParams;
 import com.openai.models.models.Model;
 import dev.quire.gateway.AllInOneServer;
+import dev.quire.gateway.ServerAssertions;
 import dev.quire.worker.engine.EngineConfig;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -414,13 +415,7 @@ class OpenAiApiTest {
             assertThat(server.dispatcher().liveRequests()).isEqualTo(1);
             assertThat(server.engine().stats().kvBlocksUsed()).isPositive();
         }
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while ((server.dispatcher().liveRequests() > 0 || server.engine().stats().kvBlocksUsed() > 0)
-                && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-        }
-        assertThat(server.dispatcher().liveRequests()).isZero();
-        assertThat(server.engine().stats().kvBlocksUsed()).isZero();
+        ServerAssertions.awaitIdle(server);
         assertThat(Http.get(port, "/health").status()).isEqualTo(200);
         assertThat(post("/v1/completions", "{\"prompt\":[1],\"max_tokens\":3}").status()).isEqualTo(200);
     }

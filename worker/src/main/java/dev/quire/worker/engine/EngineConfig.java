@@ -34,18 +34,8 @@ public record EngineConfig(String device, int blockSize, long kvCacheBytes, doub
         return new EngineConfig("cpu", 16, 0, 0.8, 2048, 256, 0, true);
     }
 
-    public EngineConfig withDevice(String d) {
-        return new EngineConfig(d, blockSize, kvCacheBytes, gpuMemoryFraction, maxBatchedTokens, maxSeqs, maxModelLen,
-                prefixCaching);
-    }
-
     public EngineConfig withKvCacheBytes(long bytes) {
         return new EngineConfig(device, blockSize, bytes, gpuMemoryFraction, maxBatchedTokens, maxSeqs, maxModelLen,
-                prefixCaching);
-    }
-
-    public EngineConfig withBatchLimits(int tokens, int seqs) {
-        return new EngineConfig(device, blockSize, kvCacheBytes, gpuMemoryFraction, tokens, seqs, maxModelLen,
                 prefixCaching);
     }
 
