@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
 
 import java.util.List;
@@ -26,46 +27,44 @@ public final class LlamaModel implements AutoCloseable {
     private final DataType dtype;
     private final int qDim;
     private final int kvDim;
-    private final int half;
-    private final float attentionScale;
 
     private final NDArray embedTokens;   // [vocab, hidden]
     private final NDArray lmHead;        // [hidden, vocab]
-    private final NDArray finalNorm;     // [hidden]
-    private final NDArray ropeCos;       // [maxPos, headDim / 2]
-    private final NDArray ropeSin;
+    /** RoPE as x * cos + rotateHalf(x) * sin, with rotateHalf(x) = [x2, x1]: both [maxPos, headDim]. */
+    private final NDArray ropeCos;       // [cos, cos]
+    private final NDArray ropeSin;       // [-sin, sin]
     private final Layer[] layers;
     /** Column slices, parsed once: DJL parses a string index on every call. */
-    private final NDIndex qColumns;
-    private final NDIndex kColumns;
+    private final NDIndex qkColumns;
     private final NDIndex vColumns;
+    private final NDIndex queryHeads;
+    private final NDIndex keyHeads;
     private final NDIndex gateColumns;
     private final NDIndex upColumns;
     private final NDIndex firstHalf;
     private final NDIndex secondHalf;
 
-    private record Layer(NDArray inputNorm, NDArray qkv, NDArray qkvBias, NDArray o, NDArray postNorm,
-                         NDArray gateUp, NDArray down) {
+    /** One decoder layer. The RMSNorm weights are folded into qkv and gateUp, the attention scale into q. */
+    private record Layer(NDArray qkv, NDArray qkvBias, NDArray o, NDArray gateUp, NDArray down) {
     }
 
     private LlamaModel(ModelConfig config, NDManager manager, DataType dtype, NDArray embedTokens, NDArray lmHead,
-                       NDArray finalNorm, NDArray ropeCos, NDArray ropeSin, Layer[] layers) {
+                       NDArray ropeCos, NDArray ropeSin, Layer[] layers) {
         this.config = config;
         this.manager = manager;
         this.dtype = dtype;
         this.qDim = config.numHeads() * config.headDim();
         this.kvDim = config.kvDim();
-        this.half = config.headDim() / 2;
-        this.attentionScale = (float) (1.0 / Math.sqrt(config.headDim()));
+        int half = config.headDim() / 2;
         this.embedTokens = embedTokens;
         this.lmHead = lmHead;
-        this.finalNorm = finalNorm;
         this.ropeCos = ropeCos;
         this.ropeSin = ropeSin;
         this.layers = layers;
         int inter = config.intermediateSize();
-        this.qColumns = new NDIndex(":, 0:" + qDim);
-        this.kColumns = new NDIndex(":, " + qDim + ":" + (qDim + kvDim));
+        this.qkColumns = new NDIndex(":, 0:" + (qDim + kvDim));
+        this.queryHeads = new NDIndex(":, 0:" + config.numHeads());
+        this.keyHeads = new NDIndex(":, " + config.numHeads() + ":");
         this.vColumns = new NDIndex(":, " + (qDim + kvDim) + ":");
         this.gateColumns = new NDIndex(":, 0:" + inter);
         this.upColumns = new NDIndex(":, " + inter + ":");
@@ -76,6 +75,8 @@ public final class LlamaModel implements AutoCloseable {
     /**
      * Loads the weights of a validated checkpoint onto {@code device}, fusing q/k/v and gate/up
      * and storing every linear weight as {@code [in, out]} so each projection is one plain matmul.
+     * Each RMSNorm weight is folded into the projection that follows it, and the attention scale
+     * 1/sqrt(headDim) into the query columns: (x * g) W = x (diag(g) W), and RoPE is linear.
      */
     public static LlamaModel load(ModelConfig config, SafetensorsCheckpoint checkpoint, Device device,
                                   DataType dtype) {
@@ -84,29 +85,31 @@ public final class LlamaModel implements AutoCloseable {
         try {
             WeightLoader w = new WeightLoader(checkpoint, manager, dtype);
             int hidden = config.hiddenSize();
+            int qDim = config.numHeads() * config.headDim();
+            float attentionScale = (float) (1.0 / Math.sqrt(config.headDim()));
             Layer[] layers = new Layer[config.numLayers()];
             for (int i = 0; i < layers.length; i++) {
                 String p = "model.layers." + i + ".";
                 NDArray qkvBias = config.attentionBias()
-                        ? w.concatVector(p + "self_attn.q_proj.bias", p + "self_attn.k_proj.bias",
-                        p + "self_attn.v_proj.bias")
+                        ? w.concatVector(qDim, attentionScale, p + "self_attn.q_proj.bias",
+                        p + "self_attn.k_proj.bias", p + "self_attn.v_proj.bias")
                         : null;
                 layers[i] = new Layer(
-                        w.vector(p + "input_layernorm.weight"),
-                        w.linear(hidden, p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
+                        w.linear(hidden, w.floats(p + "input_layernorm.weight"), qDim, attentionScale,
+                                p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
                                 p + "self_attn.v_proj.weight"),
                         qkvBias,
-                        w.linear(config.numHeads() * config.headDim(), p + "self_attn.o_proj.weight"),
-                        w.vector(p + "post_attention_layernorm.weight"),
-                        w.linear(hidden, p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"),
+                        w.linear(qDim, p + "self_attn.o_proj.weight"),
+                        w.linear(hidden, w.floats(p + "post_attention_layernorm.weight"), 0, 1f,
+                                p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"),
                         w.linear(config.intermediateSize(), p + "mlp.down_proj.weight"));
             }
             NDArray embed = w.matrix("model.embed_tokens.weight", config.vocabSize(), hidden);
             boolean separateHead = !config.tieWordEmbeddings() && checkpoint.tensorNames().contains("lm_head.weight");
-            NDArray head = w.linear(hidden, separateHead ? "lm_head.weight" : "model.embed_tokens.weight");
-            NDArray norm = w.vector("model.norm.weight");
+            NDArray head = w.linear(hidden, w.floats("model.norm.weight"), 0, 1f,
+                    separateHead ? "lm_head.weight" : "model.embed_tokens.weight");
             NDArray[] rope = ropeTables(config, manager, dtype);
-            return new LlamaModel(config, manager, dtype, embed, head, norm, rope[0], rope[1], layers);
+            return new LlamaModel(config, manager, dtype, embed, head, rope[0], rope[1], layers);
         } catch (RuntimeException e) {
             manager.close();
             throw e;
@@ -117,16 +120,21 @@ public final class LlamaModel implements AutoCloseable {
         double[] invFreq = config.ropeInverseFrequencies();
         int positions = config.maxPositionEmbeddings();
         int half = invFreq.length;
-        float[] cos = new float[positions * half];
-        float[] sin = new float[positions * half];
+        int headDim = 2 * half;
+        float[] cos = new float[positions * headDim];
+        float[] sin = new float[positions * headDim];
         for (int p = 0; p < positions; p++) {
             for (int i = 0; i < half; i++) {
                 double angle = p * invFreq[i];
-                cos[p * half + i] = (float) Math.cos(angle);
-                sin[p * half + i] = (float) Math.sin(angle);
+                float c = (float) Math.cos(angle);
+                float s = (float) Math.sin(angle);
+                cos[p * headDim + i] = c;
+                cos[p * headDim + half + i] = c;
+                sin[p * headDim + i] = -s;
+                sin[p * headDim + half + i] = s;
             }
         }
-        Shape shape = new Shape(positions, half);
+        Shape shape = new Shape(positions, headDim);
         return new NDArray[]{manager.create(cos, shape).toType(dtype, false),
                 manager.create(sin, shape).toType(dtype, false)};
     }
@@ -158,10 +166,10 @@ public final class LlamaModel implements AutoCloseable {
             NDArray positions = step.create(toLongs(batch.positions()));
             NDIndex slots = new NDIndex(":, {}", step.create(toLongs(batch.slotMapping())));
             // Results of ops on long-lived arrays belong to those arrays' manager: move them to the step.
-            NDArray cos = ownedBy(step, ropeCos.get(positions)).reshape(tokens, 1, half);
-            NDArray sin = ownedBy(step, ropeSin.get(positions)).reshape(tokens, 1, half);
+            NDArray cos = ownedBy(step, ropeCos.get(positions)).reshape(tokens, 1, config.headDim());
+            NDArray sin = ownedBy(step, ropeSin.get(positions)).reshape(tokens, 1, config.headDim());
             List<PreparedGroup> groups = batch.groups().stream()
-                    .map(g -> PreparedGroup.of(g, cache.blockSize(), step, dtype)).toList();
+                    .map(g -> PreparedGroup.of(g, cache, config.numKvHeads(), step, dtype)).toList();
 
             NDArray h = ownedBy(step, embedTokens.get(step.create(toLongs(batch.tokenIds()))));
             for (int l = 0; l < layers.length; l++) {
@@ -173,7 +181,7 @@ public final class LlamaModel implements AutoCloseable {
                 }
             }
             NDArray last = h.get(step.create(toLongs(batch.sampleRows())));
-            NDArray logits = rmsNorm(last, finalNorm).matMul(lmHead);
+            NDArray logits = rmsNorm(last).matMul(lmHead);
             return logits.toType(DataType.FLOAT32, false).toFloatArray();
         }
     }
@@ -186,12 +194,14 @@ public final class LlamaModel implements AutoCloseable {
         int kvHeads = config.numKvHeads();
         int headDim = config.headDim();
 
-        NDArray qkv = rmsNorm(h, w.inputNorm).matMul(w.qkv);
+        NDArray qkv = rmsNorm(h).matMul(w.qkv);
         if (w.qkvBias != null) {
             qkv = qkv.add(w.qkvBias);
         }
-        NDArray q = rope(qkv.get(qColumns).reshape(tokens, heads, headDim), cos, sin).mul(attentionScale);
-        NDArray k = rope(qkv.get(kColumns).reshape(tokens, kvHeads, headDim), cos, sin);
+        // Queries and keys rotate together: [tokens, heads + kvHeads, headDim].
+        NDArray qk = rope(qkv.get(qkColumns).reshape(tokens, heads + kvHeads, headDim), cos, sin);
+        NDArray q = qk.get(queryHeads);
+        NDArray k = qk.get(keyHeads);
         NDArray v = qkv.get(vColumns).reshape(tokens, kvHeads, headDim);
         // The cache is head-major: write [kvHeads, tokens, headDim] rows at the tokens' slots.
         cache.keySlots(l).set(slots, k.transpose(1, 0, 2));
@@ -200,7 +210,7 @@ public final class LlamaModel implements AutoCloseable {
         NDArray attended = attention(q, l, groups, cache);
         NDArray afterAttention = h.add(attended.matMul(w.o));
 
-        NDArray gateUp = rmsNorm(afterAttention, w.postNorm).matMul(w.gateUp);
+        NDArray gateUp = rmsNorm(afterAttention).matMul(w.gateUp);
         NDArray gate = gateUp.get(gateColumns);
         NDArray up = gateUp.get(upColumns);
         return afterAttention.add(gate.mul(Activation.sigmoid(gate)).mul(up).matMul(w.down)); // SiLU(gate) * up
@@ -225,11 +235,8 @@ public final class LlamaModel implements AutoCloseable {
             qg = qg.reshape(seqs, queries, kvHeads, perKv, headDim).transpose(2, 0, 3, 1, 4)
                     .reshape(kvHeads, seqs, (long) perKv * queries, headDim);
             NDManager scope = q.getManager();
-            // Gathering blocks along dim 1 of the head-major cache gives [kvHeads, seqs, blocks, block, headDim].
-            NDArray keys = ownedBy(scope, cache.keys(layer).get(g.blockIndex))
-                    .reshape(kvHeads, seqs, context, headDim);
-            NDArray values = ownedBy(scope, cache.values(layer).get(g.blockIndex))
-                    .reshape(kvHeads, seqs, context, headDim);
+            NDArray keys = gatherRows(cache.keyRows(layer), g.cacheRows, scope).reshape(kvHeads, seqs, context, headDim);
+            NDArray values = gatherRows(cache.valueRows(layer), g.cacheRows, scope).reshape(kvHeads, seqs, context, headDim);
             NDArray probs = qg.matMul(keys.transpose(0, 1, 3, 2))
                     .reshape(kvHeads, seqs, perKv, queries, context).add(g.maskBias)
                     .softmax(-1).reshape(kvHeads, seqs, (long) perKv * queries, context);
@@ -243,27 +250,45 @@ public final class LlamaModel implements AutoCloseable {
         return outputs.size() == 1 ? outputs.get(0) : NDArrays.concat(outputs, 0);
     }
 
-    /** Rotate-half RoPE on [tokens, heads, headDim] with per-token cos/sin [tokens, 1, headDim/2]. */
-    private NDArray rope(NDArray x, NDArray cos, NDArray sin) {
-        NDArray x1 = x.get(firstHalf);
-        NDArray x2 = x.get(secondHalf);
-        return x1.mul(cos).sub(x2.mul(sin)).concat(x2.mul(cos).add(x1.mul(sin)), -1);
+    /**
+     * Gathers {@code rows} of a 2-D cache view. Embedding lookup is PyTorch's index_select on dim 0,
+     * which copies whole rows; advanced indexing on an inner dimension copies element by element
+     * and was 3x slower.
+     */
+    private static NDArray gatherRows(NDArray table, NDArray rows, NDManager scope) {
+        return ownedBy(scope, table.getNDArrayInternal().embedding(rows, table, SparseFormat.DENSE).singletonOrThrow());
     }
 
-    private NDArray rmsNorm(NDArray x, NDArray weight) {
+    /** Rotate-half RoPE on [tokens, heads, headDim] with per-token tables [tokens, 1, headDim] (see ropeCos). */
+    private NDArray rope(NDArray x, NDArray cos, NDArray sin) {
+        NDArray rotated = x.get(secondHalf).concat(x.get(firstHalf), -1);
+        return x.mul(cos).add(rotated.mul(sin));
+    }
+
+    /** RMSNorm without its weight, which is folded into the next projection. */
+    private NDArray rmsNorm(NDArray x) {
         NDArray meanSquare = x.square().mean(new int[]{-1}, true);
-        return x.mul(meanSquare.add((float) config.rmsNormEps()).pow(-0.5f)).mul(weight);
+        return x.mul(meanSquare.add((float) config.rmsNormEps()).pow(-0.5f));
     }
 
     /** Per-step index and mask arrays of one attention group, shared by all layers. */
-    private record PreparedGroup(ForwardBatch.AttentionGroup group, NDIndex blockIndex, NDArray maskBias,
+    private record PreparedGroup(ForwardBatch.AttentionGroup group, NDArray cacheRows, NDArray maskBias,
                                  NDArray padRows, NDArray unpadRows) {
-        static PreparedGroup of(ForwardBatch.AttentionGroup g, int blockSize, NDManager m, DataType dtype) {
+        static PreparedGroup of(ForwardBatch.AttentionGroup g, PagedKvCache cache, int kvHeads, NDManager m,
+                                DataType dtype) {
             int seqs = g.numSeqs();
             int queries = g.maxQueryLen();
-            int context = g.maxBlocks() * blockSize;
-            // A flat index gathers faster than a [seqs, blocks] one; the result is reshaped after.
-            NDArray tables = m.create(g.blockTables());
+            int context = g.maxBlocks() * cache.blockSize();
+            // Row (head * numBlocks + block) of the cache's row view, ordered [kvHeads, seqs, blocks]
+            // so the gathered rows reshape to [kvHeads, seqs, context, headDim] without a copy.
+            long[] tables = g.blockTables();
+            long[] rows = new long[kvHeads * tables.length];
+            for (int h = 0; h < kvHeads; h++) {
+                long base = (long) h * cache.numBlocks();
+                for (int i = 0; i < tables.length; i++) {
+                    rows[h * tables.length + i] = base + tables[i];
+                }
+            }
             // Position of each (padded) query; padding rows reuse the sequence's first position so
             // they see at least one key and never produce NaN.
             long[] queryPositions = new long[seqs * queries];
@@ -290,7 +315,7 @@ public final class LlamaModel implements AutoCloseable {
             Shape maskShape = new Shape(seqs, queries, context);
             NDArray bias = NDArrays.where(allowed, m.zeros(maskShape, dtype),
                     m.full(maskShape, Float.NEGATIVE_INFINITY, dtype)).reshape(1, seqs, 1, queries, context);
-            return new PreparedGroup(g, new NDIndex(":, {}", tables), bias, pad == null ? null : m.create(pad),
+            return new PreparedGroup(g, m.create(rows), bias, pad == null ? null : m.create(pad),
                     unpad == null ? null : m.create(unpad));
         }
     }

@@ -22,6 +22,12 @@ public final class PagedKvCache implements AutoCloseable {
     /** Views of the same storage as {@code [kvHeads, numBlocks * blockSize, headDim]}, for scatter writes by slot. */
     private final NDArray[] keySlots;
     private final NDArray[] valueSlots;
+    /**
+     * Views of the same storage as {@code [kvHeads * numBlocks, blockSize * headDim]}: one row per
+     * (head, block), so gathering blocks is a row gather that copies whole contiguous rows.
+     */
+    private final NDArray[] keyRows;
+    private final NDArray[] valueRows;
 
     public PagedKvCache(NDManager parent, ModelConfig config, int numBlocks, int blockSize, Device device,
                         DataType dtype) {
@@ -36,13 +42,18 @@ public final class PagedKvCache implements AutoCloseable {
         values = new NDArray[layers];
         keySlots = new NDArray[layers];
         valueSlots = new NDArray[layers];
+        keyRows = new NDArray[layers];
+        valueRows = new NDArray[layers];
         Shape shape = new Shape(config.numKvHeads(), numBlocks, blockSize, config.headDim());
         Shape slots = new Shape(config.numKvHeads(), (long) numBlocks * blockSize, config.headDim());
+        Shape rows = new Shape((long) config.numKvHeads() * numBlocks, (long) blockSize * config.headDim());
         for (int l = 0; l < layers; l++) {
             keys[l] = manager.zeros(shape, dtype);
             values[l] = manager.zeros(shape, dtype);
             keySlots[l] = keys[l].reshape(slots);
             valueSlots[l] = values[l].reshape(slots);
+            keyRows[l] = keys[l].reshape(rows);
+            valueRows[l] = values[l].reshape(rows);
         }
     }
 
@@ -65,12 +76,12 @@ public final class PagedKvCache implements AutoCloseable {
         return blockSize;
     }
 
-    NDArray keys(int layer) {
-        return keys[layer];
+    NDArray keyRows(int layer) {
+        return keyRows[layer];
     }
 
-    NDArray values(int layer) {
-        return values[layer];
+    NDArray valueRows(int layer) {
+        return valueRows[layer];
     }
 
     NDArray keySlots(int layer) {

@@ -22,7 +22,21 @@ final class WeightLoader {
         return toDevice(data, new Shape(data.length));
     }
 
+    /** Like {@link #concatVector(String...)}, with the first {@code scaledLength} values multiplied by {@code scale}. */
+    NDArray concatVector(int scaledLength, float scale, String... names) {
+        float[] all = concatFloats(names);
+        for (int i = 0; i < scaledLength; i++) {
+            all[i] *= scale;
+        }
+        return toDevice(all, new Shape(all.length));
+    }
+
     NDArray concatVector(String... names) {
+        float[] all = concatFloats(names);
+        return toDevice(all, new Shape(all.length));
+    }
+
+    private float[] concatFloats(String... names) {
         float[][] parts = new float[names.length][];
         int total = 0;
         for (int i = 0; i < names.length; i++) {
@@ -35,7 +49,11 @@ final class WeightLoader {
             System.arraycopy(part, 0, all, at, part.length);
             at += part.length;
         }
-        return toDevice(all, new Shape(total));
+        return all;
+    }
+
+    float[] floats(String name) {
+        return checkpoint.readFloats(name);
     }
 
     NDArray matrix(String name, int rows, int cols) {
@@ -48,6 +66,19 @@ final class WeightLoader {
      * them at once.
      */
     NDArray linear(int in, String... names) {
+        return linear(in, null, 0, 1f, names);
+    }
+
+    /**
+     * Like {@link #linear(int, String...)}, with two scalings folded into the weights: input
+     * feature {@code i} is multiplied by {@code inputScale[i]} (a preceding RMSNorm's weight; null for
+     * none), and the first {@code scaledOutputs} output columns by {@code outputScale}. Folding costs
+     * nothing at load and saves an elementwise pass per layer and step.
+     */
+    NDArray linear(int in, float[] inputScale, int scaledOutputs, float outputScale, String... names) {
+        if (inputScale != null && inputScale.length != in) {
+            throw new IllegalArgumentException("input scale of " + inputScale.length + " values for " + in + " inputs");
+        }
         float[][] parts = new float[names.length][];
         int totalOut = 0;
         for (int i = 0; i < names.length; i++) {
@@ -61,8 +92,10 @@ final class WeightLoader {
             for (int o = 0; o < out; o++) {
                 int src = o * in;
                 int dst = outBase + o;
+                float columnScale = dst < scaledOutputs ? outputScale : 1f;
                 for (int i = 0; i < in; i++) {
-                    transposed[i * totalOut + dst] = part[src + i];
+                    float rowScale = inputScale == null ? 1f : inputScale[i];
+                    transposed[i * totalOut + dst] = part[src + i] * rowScale * columnScale;
                 }
             }
             outBase += out;
