@@ -56,7 +56,8 @@ public final class EngineBenchmark {
                 .append("Date: ").append(Instant.now()).append("  \n")
                 .append("Machine: ").append(Runtime.getRuntime().availableProcessors()).append(" cores, ")
                 .append("java ").append(System.getProperty("java.version")).append(", intra-op threads ")
-                .append(System.getProperty("ai.djl.pytorch.num_threads", "default")).append("  \n")
+                .append(System.getProperty("ai.djl.pytorch.num_threads", "default"))
+                .append(", native allocator ").append(allocator()).append("  \n")
                 .append("Model: random Llama, hidden 768, 12 layers, 12 heads, intermediate 2048, vocab 32000, F32, CPU  \n")
                 .append("Workload: ").append(PROMPT).append("-token prompts, ").append(OUTPUT)
                 .append(" generated tokens, ignore_eos, greedy\n\n")
@@ -158,6 +159,15 @@ public final class EngineBenchmark {
         }
         done.await();
         return tokens.get() / ((System.nanoTime() - start) / 1e9);
+    }
+
+    /** What deploy/native-allocator.sh chose for this JVM. */
+    static String allocator() {
+        String preload = System.getenv("LD_PRELOAD");
+        if (preload != null && !preload.isBlank()) {
+            return Path.of(preload.split(":")[0]).getFileName().toString();
+        }
+        return System.getenv("GLIBC_TUNABLES") != null ? "glibc malloc (keeping freed memory)" : "glibc malloc";
     }
 
     /** The matrix work of one decode step of {@code batch} sequences, as bare DJL matmuls. */
