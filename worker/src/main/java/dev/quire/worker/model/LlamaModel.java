@@ -235,8 +235,10 @@ public final class LlamaModel implements AutoCloseable {
             qg = qg.reshape(seqs, queries, kvHeads, perKv, headDim).transpose(2, 0, 3, 1, 4)
                     .reshape(kvHeads, seqs, (long) perKv * queries, headDim);
             NDManager scope = q.getManager();
-            NDArray keys = gatherRows(cache.keyRows(layer), g.cacheRows, scope).reshape(kvHeads, seqs, context, headDim);
-            NDArray values = gatherRows(cache.valueRows(layer), g.cacheRows, scope).reshape(kvHeads, seqs, context, headDim);
+            NDArray keys = gatherRows(cache.keyRows(layer), g.cacheRows, scope)
+                    .reshape(kvHeads, seqs, context, headDim);
+            NDArray values = gatherRows(cache.valueRows(layer), g.cacheRows, scope)
+                    .reshape(kvHeads, seqs, context, headDim);
             NDArray probs = qg.matMul(keys.transpose(0, 1, 3, 2))
                     .reshape(kvHeads, seqs, perKv, queries, context).add(g.maskBias)
                     .softmax(-1).reshape(kvHeads, seqs, (long) perKv * queries, context);
@@ -256,7 +258,8 @@ public final class LlamaModel implements AutoCloseable {
      * and was 3x slower.
      */
     private static NDArray gatherRows(NDArray table, NDArray rows, NDManager scope) {
-        return ownedBy(scope, table.getNDArrayInternal().embedding(rows, table, SparseFormat.DENSE).singletonOrThrow());
+        NDArray gathered = table.getNDArrayInternal().embedding(rows, table, SparseFormat.DENSE).singletonOrThrow();
+        return ownedBy(scope, gathered);
     }
 
     /** Rotate-half RoPE on [tokens, heads, headDim] with per-token tables [tokens, 1, headDim] (see ropeCos). */

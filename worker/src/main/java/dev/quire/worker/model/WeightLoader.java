@@ -17,22 +17,12 @@ final class WeightLoader {
         this.dtype = dtype;
     }
 
-    NDArray vector(String name) {
-        float[] data = checkpoint.readFloats(name);
-        return toDevice(data, new Shape(data.length));
-    }
-
-    /** Like {@link #concatVector(String...)}, with the first {@code scaledLength} values multiplied by {@code scale}. */
+    /** The named vectors end to end, with the first {@code scaledLength} values multiplied by {@code scale}. */
     NDArray concatVector(int scaledLength, float scale, String... names) {
         float[] all = concatFloats(names);
         for (int i = 0; i < scaledLength; i++) {
             all[i] *= scale;
         }
-        return toDevice(all, new Shape(all.length));
-    }
-
-    NDArray concatVector(String... names) {
-        float[] all = concatFloats(names);
         return toDevice(all, new Shape(all.length));
     }
 
