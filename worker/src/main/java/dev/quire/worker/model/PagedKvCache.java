@@ -17,8 +17,6 @@ public final class PagedKvCache implements AutoCloseable {
     private final NDManager manager;
     private final int numBlocks;
     private final int blockSize;
-    private final NDArray[] keys;
-    private final NDArray[] values;
     /** Views of the same storage as {@code [kvHeads, numBlocks * blockSize, headDim]}, for scatter writes by slot. */
     private final NDArray[] keySlots;
     private final NDArray[] valueSlots;
@@ -38,8 +36,6 @@ public final class PagedKvCache implements AutoCloseable {
         this.numBlocks = numBlocks;
         this.blockSize = blockSize;
         int layers = config.numLayers();
-        keys = new NDArray[layers];
-        values = new NDArray[layers];
         keySlots = new NDArray[layers];
         valueSlots = new NDArray[layers];
         keyRows = new NDArray[layers];
@@ -48,12 +44,13 @@ public final class PagedKvCache implements AutoCloseable {
         Shape slots = new Shape(config.numKvHeads(), (long) numBlocks * blockSize, config.headDim());
         Shape rows = new Shape((long) config.numKvHeads() * numBlocks, (long) blockSize * config.headDim());
         for (int l = 0; l < layers; l++) {
-            keys[l] = manager.zeros(shape, dtype);
-            values[l] = manager.zeros(shape, dtype);
-            keySlots[l] = keys[l].reshape(slots);
-            valueSlots[l] = values[l].reshape(slots);
-            keyRows[l] = keys[l].reshape(rows);
-            valueRows[l] = values[l].reshape(rows);
+            // Only views are kept; the manager owns (and frees) the storage.
+            NDArray keys = manager.zeros(shape, dtype);
+            NDArray values = manager.zeros(shape, dtype);
+            keySlots[l] = keys.reshape(slots);
+            valueSlots[l] = values.reshape(slots);
+            keyRows[l] = keys.reshape(rows);
+            valueRows[l] = values.reshape(rows);
         }
     }
 

@@ -83,9 +83,10 @@ public final class EngineBenchmark {
                 });
                 // The bare-matmul references are measured right before and after the run they are
                 // compared with, since this machine's speed drifts over minutes.
-                double bareBefore = c == 1 || c == 16 ? bareMatmulMillis(config, c) : 0;
+                boolean comparedWithBare = c == 1 || c == 16;
+                double bareBefore = comparedWithBare ? bareMatmulMillis(config, c) : 0;
                 double tokPerSec = run(engine, c, requests);
-                if (c == 1 || c == 16) {
+                if (comparedWithBare) {
                     double bare = (bareBefore + bareMatmulMillis(config, c)) / 2;
                     if (c == 1) {
                         bound1 = bare;
