@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ./mvnw -q -B -pl worker -am install -DskipTests
 ./mvnw -q -B -pl worker dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/bench.cp
-source deploy/native-allocator.sh
-echo "native allocator: LD_PRELOAD=${LD_PRELOAD:-none} GLIBC_TUNABLES=${GLIBC_TUNABLES:-none}"
+source deploy/native-runtime.sh
+echo "native runtime: LD_PRELOAD=${LD_PRELOAD:-none} GLIBC_TUNABLES=${GLIBC_TUNABLES:-none}"
 java -Xmx6g -Dai.djl.offline=true \
   -cp "worker/target/classes:worker/target/test-classes:$(cat worker/target/bench.cp)" \
   dev.quire.worker.bench.EngineBenchmark worker/benchmarks/engine.md

@@ -57,7 +57,7 @@ public final class EngineBenchmark {
                 .append("Machine: ").append(Runtime.getRuntime().availableProcessors()).append(" cores, ")
                 .append("java ").append(System.getProperty("java.version")).append(", intra-op threads ")
                 .append(System.getProperty("ai.djl.pytorch.num_threads", "default"))
-                .append(", native allocator ").append(allocator()).append("  \n")
+                .append(", native libraries ").append(nativeLibraries()).append("  \n")
                 .append("Model: random Llama, hidden 768, 12 layers, 12 heads, intermediate 2048, vocab 32000, F32, CPU  \n")
                 .append("Workload: ").append(PROMPT).append("-token prompts, ").append(OUTPUT)
                 .append(" generated tokens, ignore_eos, greedy\n\n")
@@ -184,13 +184,21 @@ public final class EngineBenchmark {
         return tokens.get() / ((System.nanoTime() - start) / 1e9);
     }
 
-    /** What deploy/native-allocator.sh chose for this JVM. */
-    static String allocator() {
+    /** What deploy/native-runtime.sh chose for this JVM: the preloaded libraries, or glibc's malloc. */
+    static String nativeLibraries() {
         String preload = System.getenv("LD_PRELOAD");
-        if (preload != null && !preload.isBlank()) {
-            return Path.of(preload.split(":")[0]).getFileName().toString();
+        String malloc = System.getenv("GLIBC_TUNABLES") != null ? "glibc malloc (keeping freed memory)" : "glibc malloc";
+        if (preload == null || preload.isBlank()) {
+            return malloc;
         }
-        return System.getenv("GLIBC_TUNABLES") != null ? "glibc malloc (keeping freed memory)" : "glibc malloc";
+        List<String> names = new ArrayList<>();
+        for (String path : preload.split(":")) {
+            names.add(Path.of(path).getFileName().toString());
+        }
+        if (names.stream().noneMatch(name -> name.contains("malloc"))) {
+            names.add(malloc);
+        }
+        return String.join(" + ", names);
     }
 
     /** The matrix work of one decode step of {@code batch} sequences, as bare DJL matmuls. */
