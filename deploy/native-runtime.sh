@@ -7,11 +7,29 @@
 #    against 340-390 ms with glibc. tcmalloc keeps them, so it is preloaded when installed
 #    (Debian/Ubuntu: libgoogle-perftools4 or libtcmalloc-minimal4). Without it, glibc is told to
 #    keep freed memory instead. QUIRE_MALLOC=system turns both off.
-# 2. MKL kernels on x86 CPUs not made by Intel (see deploy/native/mkl-cpu-features.c). Built
-#    with the C compiler when one is installed, into deploy/native/build (outside Maven's
-#    target folders, so a clean build cannot remove it under running tests), and preloaded.
+# 2. MKL kernels on x86 CPUs not made by Intel (see deploy/native/mkl-cpu-features.c), preloaded.
 #    QUIRE_MKL_CPU=vendor keeps MKL's own choice.
+# 3. The decode-attention kernel (worker/src/main/native/paged_attention.c), loaded by the worker
+#    from QUIRE_NATIVE_DIR. QUIRE_NATIVE_ATTENTION=off keeps the PyTorch gather path.
+# Both are built with the C compiler when one is installed, for the CPU they run on, into
+# deploy/native/build (outside Maven's target folders, so a clean build cannot remove them under
+# running tests). Without a compiler the launcher says so and runs without them.
 quire_native_home="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+quire_native_build="$quire_native_home/native/build"
+
+# quire_build_native SOURCE LIBRARY [CFLAGS...]: builds LIBRARY when missing or older than SOURCE.
+quire_build_native() {
+  local src="$1" lib="$2"
+  shift 2
+  if [[ ! -f "$lib" || "$src" -nt "$lib" ]]; then
+    if ! command -v cc >/dev/null; then
+      echo "quire: no C compiler (cc) to build $(basename "$src"); running without it (slower CPU inference)" >&2
+      return 1
+    fi
+    mkdir -p "$(dirname "$lib")"
+    cc -shared -fPIC "$@" -o "$lib" "$src" || { rm -f "$lib"; return 1; }
+  fi
+}
 
 if [[ "${QUIRE_MALLOC:-auto}" != "system" && "${LD_PRELOAD:-}" != *malloc* ]]; then
   quire_tcmalloc="$( (ldconfig -p 2>/dev/null || true) | awk '/libtcmalloc_minimal\.so\.4 /{print $NF; exit}')"
@@ -25,18 +43,16 @@ fi
 
 if [[ "${QUIRE_MKL_CPU:-features}" != "vendor" && "$(uname -m)" == "x86_64" \
       && "${LD_PRELOAD:-}" != *libquire-mkl-cpu* ]] \
-   && ! grep -q -m1 '^vendor_id.*GenuineIntel' /proc/cpuinfo 2>/dev/null; then
-  quire_mkl_src="$quire_native_home/native/mkl-cpu-features.c"
-  quire_mkl_lib="$quire_native_home/native/build/libquire-mkl-cpu.so"
-  if [[ ! -f "$quire_mkl_lib" || "$quire_mkl_src" -nt "$quire_mkl_lib" ]] && command -v cc >/dev/null; then
-    mkdir -p "$(dirname "$quire_mkl_lib")"
-    cc -O2 -shared -fPIC -o "$quire_mkl_lib" "$quire_mkl_src" || rm -f "$quire_mkl_lib"
-  fi
-  if [[ -f "$quire_mkl_lib" ]]; then
-    export LD_PRELOAD="$quire_mkl_lib${LD_PRELOAD:+:$LD_PRELOAD}"
-  else
-    echo "quire: no C compiler (cc) to build $quire_mkl_src; MKL will use its generic kernels on this CPU (slower CPU inference)" >&2
-  fi
-  unset quire_mkl_src quire_mkl_lib
+   && ! grep -q -m1 '^vendor_id.*GenuineIntel' /proc/cpuinfo 2>/dev/null \
+   && quire_build_native "$quire_native_home/native/mkl-cpu-features.c" \
+        "$quire_native_build/libquire-mkl-cpu.so" -O2; then
+  export LD_PRELOAD="$quire_native_build/libquire-mkl-cpu.so${LD_PRELOAD:+:$LD_PRELOAD}"
 fi
-unset quire_native_home
+
+if [[ "${QUIRE_NATIVE_ATTENTION:-on}" != "off" ]] \
+   && quire_build_native "$quire_native_home/../worker/src/main/native/paged_attention.c" \
+        "$quire_native_build/libquire-attention.so" -O3 -march=native -fno-math-errno; then
+  export QUIRE_NATIVE_DIR="$quire_native_build"
+fi
+unset -f quire_build_native
+unset quire_native_home quire_native_build

@@ -81,9 +81,10 @@ public final class LlamaEngine implements InferenceEngine {
                 Math.max(config.maxBatchedTokens(), 1), config.maxSeqs(), maxModelLen, config.prefixCaching(), 0L));
         this.stats = scheduler.stats();
         LOG.info("Model {} on {} ({}): {} layers, hidden {}, vocab {}; KV cache {} blocks x {} tokens = {} MiB; "
-                        + "max model len {}", model.name(), device, dtype, model.config().numLayers(),
+                        + "max model len {}; weight matmuls: {}; decode attention: {}", model.name(), device, dtype, model.config().numLayers(),
                 model.config().hiddenSize(), vocab, numBlocks, config.blockSize(),
-                numBlocks * PagedKvCache.bytesPerBlock(model.config(), config.blockSize(), dtype) >> 20, maxModelLen);
+                numBlocks * PagedKvCache.bytesPerBlock(model.config(), config.blockSize(), dtype) >> 20, maxModelLen,
+                llama.matmulKernel(), llama.attentionKernel());
         this.thread = new Thread(this::loop, "quire-engine-" + model.name());
         thread.setDaemon(true);
         thread.start();

@@ -12,6 +12,8 @@ import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
 
 import java.util.List;
+import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * The Llama forward pass on DJL's PyTorch engine, over a paged KV cache.
@@ -29,7 +31,7 @@ public final class LlamaModel implements AutoCloseable {
     private final int kvDim;
 
     private final NDArray embedTokens;   // [vocab, hidden]
-    private final NDArray lmHead;        // [hidden, vocab]
+    private final Projection lmHead;     // [hidden, vocab]
     /** RoPE as x * cos + rotateHalf(x) * sin, with rotateHalf(x) = [x2, x1]: both [maxPos, headDim]. */
     private final NDArray ropeCos;       // [cos, cos]
     private final NDArray ropeSin;       // [-sin, sin]
@@ -45,12 +47,20 @@ public final class LlamaModel implements AutoCloseable {
     private final NDIndex secondHalf;
 
     /** One decoder layer. The RMSNorm weights are folded into qkv and gateUp, the attention scale into q. */
-    private record Layer(NDArray qkv, NDArray qkvBias, NDArray o, NDArray gateUp, NDArray down) {
+    private record Layer(Projection qkv, NDArray qkvBias, Projection o, Projection gateUp, Projection down) {
     }
 
-    private LlamaModel(ModelConfig config, NDManager manager, DataType dtype, NDArray embedTokens, NDArray lmHead,
-                       NDArray ropeCos, NDArray ropeSin, Layer[] layers) {
+    /** How the weight matmuls run: MKL's packed GEMM on CPU in float32 when available, else PyTorch's matmul. */
+    private final String matmulKernel;
+    /** Decode attention straight from the cache (CPU, float32, when built); null gathers the blocks. */
+    private final PagedAttentionKernel pagedAttention;
+
+    private LlamaModel(ModelConfig config, NDManager manager, DataType dtype, NDArray embedTokens, Projection lmHead,
+                       NDArray ropeCos, NDArray ropeSin, Layer[] layers, String matmulKernel,
+                       PagedAttentionKernel pagedAttention) {
         this.config = config;
+        this.matmulKernel = matmulKernel;
+        this.pagedAttention = pagedAttention;
         this.manager = manager;
         this.dtype = dtype;
         this.qDim = config.numHeads() * config.headDim();
@@ -80,7 +90,27 @@ public final class LlamaModel implements AutoCloseable {
      */
     public static LlamaModel load(ModelConfig config, SafetensorsCheckpoint checkpoint, Device device,
                                   DataType dtype) {
+        return load(config, checkpoint, device, dtype, true, true);
+    }
+
+    /**
+     * As {@link #load(ModelConfig, SafetensorsCheckpoint, Device, DataType)}, choosing the CPU
+     * kernels: {@code packedGemm} false keeps PyTorch's matmul for the weights, {@code nativeAttention}
+     * false gathers the KV blocks for decode attention too.
+     */
+    static LlamaModel load(ModelConfig config, SafetensorsCheckpoint checkpoint, Device device, DataType dtype,
+                           boolean packedGemm, boolean nativeAttention) {
         LlamaCheckpointLayout.validate(config, checkpoint);
+        boolean cpuFloat = Device.Type.CPU.equals(device.getDeviceType()) && dtype == DataType.FLOAT32;
+        Optional<MklPackedGemm> gemm = packedGemm && cpuFloat ? MklPackedGemm.available() : Optional.empty();
+        PagedAttentionKernel attention = nativeAttention && cpuFloat
+                ? PagedAttentionKernel.available().orElse(null) : null;
+        // The packed copy replaces the PyTorch weight, so memory does not grow.
+        Function<NDArray, Projection> project = gemm.<Function<NDArray, Projection>>map(g -> weight -> {
+            Projection packed = g.pack(weight);
+            weight.close();
+            return packed;
+        }).orElse(Projection::of);
         NDManager manager = NDManager.newBaseManager(device);
         try {
             WeightLoader w = new WeightLoader(checkpoint, manager, dtype);
@@ -95,21 +125,22 @@ public final class LlamaModel implements AutoCloseable {
                         p + "self_attn.k_proj.bias", p + "self_attn.v_proj.bias")
                         : null;
                 layers[i] = new Layer(
-                        w.linear(hidden, w.floats(p + "input_layernorm.weight"), qDim, attentionScale,
+                        project.apply(w.linear(hidden, w.floats(p + "input_layernorm.weight"), qDim, attentionScale,
                                 p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight",
-                                p + "self_attn.v_proj.weight"),
+                                p + "self_attn.v_proj.weight")),
                         qkvBias,
-                        w.linear(qDim, p + "self_attn.o_proj.weight"),
-                        w.linear(hidden, w.floats(p + "post_attention_layernorm.weight"), 0, 1f,
-                                p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"),
-                        w.linear(config.intermediateSize(), p + "mlp.down_proj.weight"));
+                        project.apply(w.linear(qDim, p + "self_attn.o_proj.weight")),
+                        project.apply(w.linear(hidden, w.floats(p + "post_attention_layernorm.weight"), 0, 1f,
+                                p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight")),
+                        project.apply(w.linear(config.intermediateSize(), p + "mlp.down_proj.weight")));
             }
             NDArray embed = w.matrix("model.embed_tokens.weight", config.vocabSize(), hidden);
             boolean separateHead = !config.tieWordEmbeddings() && checkpoint.tensorNames().contains("lm_head.weight");
-            NDArray head = w.linear(hidden, w.floats("model.norm.weight"), 0, 1f,
-                    separateHead ? "lm_head.weight" : "model.embed_tokens.weight");
+            Projection head = project.apply(w.linear(hidden, w.floats("model.norm.weight"), 0, 1f,
+                    separateHead ? "lm_head.weight" : "model.embed_tokens.weight"));
             NDArray[] rope = ropeTables(config, manager, dtype);
-            return new LlamaModel(config, manager, dtype, embed, head, rope[0], rope[1], layers);
+            return new LlamaModel(config, manager, dtype, embed, head, rope[0], rope[1], layers,
+                    gemm.isPresent() ? "MKL packed GEMM" : "PyTorch matmul", attention);
         } catch (RuntimeException e) {
             manager.close();
             throw e;
@@ -151,6 +182,16 @@ public final class LlamaModel implements AutoCloseable {
         return dtype;
     }
 
+    /** What multiplies the weights, for the start-up log: "MKL packed GEMM" or "PyTorch matmul". */
+    public String matmulKernel() {
+        return matmulKernel;
+    }
+
+    /** How decode attention reads the cache, for the start-up log. */
+    public String attentionKernel() {
+        return pagedAttention != null ? "native paged kernel" : "block gather";
+    }
+
     /** Creates a KV cache of {@code numBlocks} blocks on this model's device. */
     public PagedKvCache newKvCache(int numBlocks, int blockSize) {
         return new PagedKvCache(manager, config, numBlocks, blockSize, manager.getDevice(), dtype);
@@ -169,7 +210,8 @@ public final class LlamaModel implements AutoCloseable {
             NDArray cos = ownedBy(step, ropeCos.get(positions)).reshape(tokens, 1, config.headDim());
             NDArray sin = ownedBy(step, ropeSin.get(positions)).reshape(tokens, 1, config.headDim());
             List<PreparedGroup> groups = batch.groups().stream()
-                    .map(g -> PreparedGroup.of(g, cache, config.numKvHeads(), step, dtype)).toList();
+                    .map(g -> PreparedGroup.of(g, cache, config.numKvHeads(), step, dtype,
+                            pagedAttention != null && g.maxQueryLen() == 1)).toList();
 
             NDArray h = ownedBy(step, embedTokens.get(step.create(toLongs(batch.tokenIds()))));
             for (int l = 0; l < layers.length; l++) {
@@ -181,7 +223,7 @@ public final class LlamaModel implements AutoCloseable {
                 }
             }
             NDArray last = h.get(step.create(toLongs(batch.sampleRows())));
-            NDArray logits = rmsNorm(last).matMul(lmHead);
+            NDArray logits = lmHead.apply(rmsNorm(last));
             return logits.toType(DataType.FLOAT32, false).toFloatArray();
         }
     }
@@ -194,7 +236,7 @@ public final class LlamaModel implements AutoCloseable {
         int kvHeads = config.numKvHeads();
         int headDim = config.headDim();
 
-        NDArray qkv = rmsNorm(h).matMul(w.qkv);
+        NDArray qkv = w.qkv.apply(rmsNorm(h));
         if (w.qkvBias != null) {
             qkv = qkv.add(w.qkvBias);
         }
@@ -208,12 +250,12 @@ public final class LlamaModel implements AutoCloseable {
         cache.valueSlots(l).set(slots, v.transpose(1, 0, 2));
 
         NDArray attended = attention(q, l, groups, cache);
-        NDArray afterAttention = h.add(attended.matMul(w.o));
+        NDArray afterAttention = h.add(w.o.apply(attended));
 
-        NDArray gateUp = rmsNorm(afterAttention).matMul(w.gateUp);
+        NDArray gateUp = w.gateUp.apply(rmsNorm(afterAttention));
         NDArray gate = gateUp.get(gateColumns);
         NDArray up = gateUp.get(upColumns);
-        return afterAttention.add(gate.mul(Activation.sigmoid(gate)).mul(up).matMul(w.down)); // SiLU(gate) * up
+        return afterAttention.add(w.down.apply(gate.mul(Activation.sigmoid(gate)).mul(up))); // SiLU(gate) * up
     }
 
     /** Causal attention of each group's queries over its sequences' cached blocks; returns [tokens, qDim]. */
@@ -223,6 +265,12 @@ public final class LlamaModel implements AutoCloseable {
         int headDim = config.headDim();
         NDList outputs = new NDList(groups.size());
         for (PreparedGroup g : groups) {
+            if (g.kernelTables != null) {
+                NDArray qg = q.get(g.group.tokenOffset() + ":" + (g.group.tokenOffset() + g.group.numTokens()));
+                outputs.add(pagedAttention.decode(qg, cache.keyRows(layer), cache.valueRows(layer), kvHeads,
+                        cache.numBlocks(), cache.blockSize(), g.kernelTables, g.contextLens));
+                continue;
+            }
             int seqs = g.group.numSeqs();
             int queries = g.group.maxQueryLen();
             long context = (long) g.group.maxBlocks() * cache.blockSize();
@@ -274,11 +322,26 @@ public final class LlamaModel implements AutoCloseable {
         return x.mul(meanSquare.add((float) config.rmsNormEps()).pow(-0.5f));
     }
 
-    /** Per-step index and mask arrays of one attention group, shared by all layers. */
+    /**
+     * Per-step index and mask arrays of one attention group, shared by all layers: block tables and
+     * context lengths for the native decode kernel, or gather rows and masks for the PyTorch path.
+     */
     private record PreparedGroup(ForwardBatch.AttentionGroup group, NDArray cacheRows, NDArray maskBias,
-                                 NDArray padRows, NDArray unpadRows) {
+                                 NDArray padRows, NDArray unpadRows, int[] kernelTables, int[] contextLens) {
         static PreparedGroup of(ForwardBatch.AttentionGroup g, PagedKvCache cache, int kvHeads, NDManager m,
-                                DataType dtype) {
+                                DataType dtype, boolean nativeDecode) {
+            if (nativeDecode) {
+                long[] tables = g.blockTables();
+                int[] kernelTables = new int[tables.length];
+                for (int i = 0; i < tables.length; i++) {
+                    kernelTables[i] = Math.toIntExact(tables[i]);
+                }
+                int[] lens = new int[g.numSeqs()];
+                for (int s = 0; s < lens.length; s++) {
+                    lens[s] = g.startPositions()[s] + g.queryLens()[s];
+                }
+                return new PreparedGroup(g, null, null, null, null, kernelTables, lens);
+            }
             int seqs = g.numSeqs();
             int queries = g.maxQueryLen();
             int context = g.maxBlocks() * cache.blockSize();
@@ -319,7 +382,7 @@ public final class LlamaModel implements AutoCloseable {
             NDArray bias = NDArrays.where(allowed, m.zeros(maskShape, dtype),
                     m.full(maskShape, Float.NEGATIVE_INFINITY, dtype)).reshape(1, seqs, 1, queries, context);
             return new PreparedGroup(g, m.create(rows), bias, pad == null ? null : m.create(pad),
-                    unpad == null ? null : m.create(unpad));
+                    unpad == null ? null : m.create(unpad), null, null);
         }
     }
 
@@ -338,6 +401,13 @@ public final class LlamaModel implements AutoCloseable {
 
     @Override
     public void close() {
+        for (Layer layer : layers) {
+            layer.qkv.close();
+            layer.o.close();
+            layer.gateUp.close();
+            layer.down.close();
+        }
+        lmHead.close();
         manager.close();
     }
 }

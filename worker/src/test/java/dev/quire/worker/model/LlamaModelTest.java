@@ -40,18 +40,29 @@ class LlamaModelTest {
     }
 
     /**
+     * Every model with each set of CPU kernels: MKL's packed GEMM with the native decode attention
+     * (when built), and PyTorch's matmul with the block gather.
+     */
+    static Stream<Arguments> modelsAndKernels() {
+        return models().flatMap(m -> Stream.of(true, false)
+                .map(packed -> Arguments.of(m.get()[0], m.get()[1], packed)));
+    }
+
+    /**
      * Random sequences advance through random mixes of prefill chunks and single-token decodes, all
      * sequences of a step in one batch, their blocks scattered over the cache. Every logits row
      * must match the reference at that position.
      */
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("models")
-    void pagedBatchedForwardMatchesTheReference(String name, ModelConfig config) throws Exception {
+    @ParameterizedTest(name = "{0}, native CPU kernels {2}")
+    @MethodSource("modelsAndKernels")
+    void pagedBatchedForwardMatchesTheReference(String name, ModelConfig config, boolean packed) throws Exception {
         RandomCheckpointWriter.write(dir, config, TensorDType.F32, 42);
         Random random = new Random(name.hashCode());
         try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(dir);
-             LlamaModel model = LlamaModel.load(config, checkpoint, Device.cpu(), DataType.FLOAT32);
+             LlamaModel model = LlamaModel.load(config, checkpoint, Device.cpu(), DataType.FLOAT32, packed, packed);
              PagedKvCache cache = model.newKvCache(200, BLOCK)) {
+            assertThat(model.matmulKernel()).isEqualTo(packed && MklPackedGemmTest.mklExpected()
+                    ? "MKL packed GEMM" : "PyTorch matmul");
             ReferenceLlama reference = new ReferenceLlama(config, checkpoint);
             int numSeqs = 6;
             int[][] tokens = new int[numSeqs][];

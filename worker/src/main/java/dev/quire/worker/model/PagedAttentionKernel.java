@@ -1,0 +1,143 @@
+package dev.quire.worker.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.sun.jna.Function;
+import com.sun.jna.NativeLibrary;
+import com.sun.jna.Pointer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Decode attention straight from the paged KV cache on CPU, in the native kernel built from
+ * {@code worker/src/main/native/paged_attention.c} (see there for why). Sequences are split over
+ * as many threads as the machine has cores.
+ */
+final class PagedAttentionKernel {
+    private static final Logger LOG = LoggerFactory.getLogger(PagedAttentionKernel.class);
+    /** The folder holding the built kernel; deploy/native-runtime.sh exports it as QUIRE_NATIVE_DIR. */
+    static final String DIR_PROPERTY = "quire.native.dir";
+    static final String LIBRARY = System.mapLibraryName("quire-attention");
+
+    private static volatile Optional<PagedAttentionKernel> instance;
+
+    private final Function decode;
+    private final int threads;
+    private final ExecutorService pool;
+
+    private PagedAttentionKernel(Function decode, int threads) {
+        this.decode = decode;
+        this.threads = threads;
+        this.pool = threads > 1 ? Executors.newFixedThreadPool(threads - 1, r -> {
+            Thread t = new Thread(r, "quire-attention");
+            t.setDaemon(true);
+            return t;
+        }) : null;
+    }
+
+    /** The kernel, when it was built (system property {@value #DIR_PROPERTY} or QUIRE_NATIVE_DIR names its folder). */
+    static Optional<PagedAttentionKernel> available() {
+        Optional<PagedAttentionKernel> found = instance;
+        if (found == null) {
+            synchronized (PagedAttentionKernel.class) {
+                found = instance;
+                if (found == null) {
+                    found = find();
+                    instance = found;
+                }
+            }
+        }
+        return found;
+    }
+
+    private static Optional<PagedAttentionKernel> find() {
+        String dir = System.getProperty(DIR_PROPERTY, System.getenv("QUIRE_NATIVE_DIR"));
+        if (dir == null || dir.isBlank()) {
+            return Optional.empty();
+        }
+        Path library = Path.of(dir).resolve(LIBRARY);
+        if (!Files.isRegularFile(library)) {
+            LOG.warn("No {} in {}; decode attention gathers the KV blocks instead", LIBRARY, dir);
+            return Optional.empty();
+        }
+        try {
+            Function decode = NativeLibrary.getInstance(library.toString()).getFunction("quire_decode_attention");
+            return Optional.of(new PagedAttentionKernel(decode, Runtime.getRuntime().availableProcessors()));
+        } catch (UnsatisfiedLinkError e) {
+            LOG.warn("Cannot load {} ({}); decode attention gathers the KV blocks instead", library, e.toString());
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * Attention of one query token per sequence over its cached context.
+     *
+     * @param q           {@code [seqs, heads, headDim]} float32, scaled by 1/sqrt(headDim)
+     * @param keyRows     one layer's key cache as {@link PagedKvCache#keyRows(int)}
+     * @param valueRows   the same layer's value cache
+     * @param blockTables {@code [seqs x maxBlocks]} physical block ids, row-major
+     * @param contextLens tokens each sequence attends over, its query's position included
+     * @return {@code [seqs, heads * headDim]}, owned by {@code q}'s manager
+     */
+    NDArray decode(NDArray q, NDArray keyRows, NDArray valueRows, int kvHeads, int numBlocks, int blockSize,
+                   int[] blockTables, int[] contextLens) {
+        Shape shape = q.getShape();
+        int seqs = Math.toIntExact(shape.get(0));
+        int heads = Math.toIntExact(shape.get(1));
+        int headDim = Math.toIntExact(shape.get(2));
+        if (q.getDataType() != DataType.FLOAT32 || keyRows.getDataType() != DataType.FLOAT32
+                || contextLens.length != seqs || blockTables.length % Math.max(seqs, 1) != 0) {
+            throw new IllegalArgumentException("float32 q [seqs, heads, headDim] with a block table and length per sequence");
+        }
+        int maxBlocks = seqs == 0 ? 0 : blockTables.length / seqs;
+        NDArray out = q.getManager().create(new Shape(seqs, (long) heads * headDim), DataType.FLOAT32);
+        Pointer qp = MklPackedGemm.address(q);
+        Pointer kp = MklPackedGemm.address(keyRows);
+        Pointer vp = MklPackedGemm.address(valueRows);
+        Pointer op = MklPackedGemm.address(out);
+        int parts = Math.min(threads, seqs);
+        List<Future<?>> others = new ArrayList<>(parts);
+        for (int p = 1; p < parts; p++) {
+            int from = seqs * p / parts;
+            int to = seqs * (p + 1) / parts;
+            others.add(pool.submit(() -> run(qp, kp, vp, blockTables, contextLens, op, from, to, heads, kvHeads,
+                    headDim, numBlocks, blockSize, maxBlocks)));
+        }
+        run(qp, kp, vp, blockTables, contextLens, op, 0, parts == 0 ? 0 : seqs / parts, heads, kvHeads, headDim,
+                numBlocks, blockSize, maxBlocks);
+        for (Future<?> other : others) {
+            try {
+                other.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted in decode attention", e);
+            } catch (ExecutionException e) {
+                throw new IllegalStateException("decode attention failed", e.getCause());
+            }
+        }
+        return out;
+    }
+
+    private void run(Pointer q, Pointer keys, Pointer values, int[] tables, int[] lens, Pointer out, int from, int to,
+                     int heads, int kvHeads, int headDim, int numBlocks, int blockSize, int maxBlocks) {
+        if (from >= to) {
+            return;
+        }
+        int status = decode.invokeInt(new Object[]{q, keys, values, tables, lens, out, from, to, heads, kvHeads,
+                headDim, numBlocks, blockSize, maxBlocks});
+        if (status != 0) {
+            throw new OutOfMemoryError("decode attention could not allocate its scratch scores");
+        }
+    }
+}
