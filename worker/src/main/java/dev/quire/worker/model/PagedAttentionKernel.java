@@ -102,6 +102,9 @@ final class PagedAttentionKernel {
         }
         int maxBlocks = seqs == 0 ? 0 : blockTables.length / seqs;
         NDArray out = q.getManager().create(new Shape(seqs, (long) heads * headDim), DataType.FLOAT32);
+        if (seqs == 0) {
+            return out;
+        }
         Pointer qp = MklPackedGemm.address(q);
         Pointer kp = MklPackedGemm.address(keyRows);
         Pointer vp = MklPackedGemm.address(valueRows);
@@ -114,7 +117,7 @@ final class PagedAttentionKernel {
             others.add(pool.submit(() -> run(qp, kp, vp, blockTables, contextLens, op, from, to, heads, kvHeads,
                     headDim, numBlocks, blockSize, maxBlocks)));
         }
-        run(qp, kp, vp, blockTables, contextLens, op, 0, parts == 0 ? 0 : seqs / parts, heads, kvHeads, headDim,
+        run(qp, kp, vp, blockTables, contextLens, op, 0, seqs / parts, heads, kvHeads, headDim,
                 numBlocks, blockSize, maxBlocks);
         for (Future<?> other : others) {
             try {

@@ -63,6 +63,8 @@ class LlamaModelTest {
              PagedKvCache cache = model.newKvCache(200, BLOCK)) {
             assertThat(model.matmulKernel()).isEqualTo(packed && MklPackedGemmTest.mklExpected()
                     ? "MKL packed GEMM" : "PyTorch matmul");
+            assertThat(model.attentionKernel()).isEqualTo(packed && PagedAttentionKernel.available().isPresent()
+                    ? "native paged kernel" : "block gather");
             ReferenceLlama reference = new ReferenceLlama(config, checkpoint);
             int numSeqs = 6;
             int[][] tokens = new int[numSeqs][];
