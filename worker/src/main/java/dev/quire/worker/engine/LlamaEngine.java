@@ -81,10 +81,10 @@ public final class LlamaEngine implements InferenceEngine {
                 Math.max(config.maxBatchedTokens(), 1), config.maxSeqs(), maxModelLen, config.prefixCaching(), 0L));
         this.stats = scheduler.stats();
         LOG.info("Model {} on {} ({}): {} layers, hidden {}, vocab {}; KV cache {} blocks x {} tokens = {} MiB; "
-                        + "max model len {}; weight matmuls: {}; decode attention: {}", model.name(), device, dtype, model.config().numLayers(),
+                        + "max model len {}; {}", model.name(), device, dtype, model.config().numLayers(),
                 model.config().hiddenSize(), vocab, numBlocks, config.blockSize(),
                 numBlocks * PagedKvCache.bytesPerBlock(model.config(), config.blockSize(), dtype) >> 20, maxModelLen,
-                llama.matmulKernel(), llama.attentionKernel());
+                kernels());
         this.thread = new Thread(this::loop, "quire-engine-" + model.name());
         thread.setDaemon(true);
         thread.start();
@@ -116,6 +116,11 @@ public final class LlamaEngine implements InferenceEngine {
     }
 
     @Override
+    /** The kernels the forward pass runs on, e.g. "weight matmuls: MKL packed GEMM; decode attention: native paged kernel". */
+    public String kernels() {
+        return "weight matmuls: " + llama.matmulKernel() + "; decode attention: " + llama.attentionKernel();
+    }
+
     public ServedModel model() {
         return model;
     }
