@@ -115,12 +115,12 @@ public final class LlamaEngine implements InferenceEngine {
         return EngineConfig.DEFAULT_CPU_KV_BYTES;
     }
 
-    @Override
     /** The kernels the forward pass runs on, e.g. "weight matmuls: MKL packed GEMM; decode attention: native paged kernel". */
     public String kernels() {
         return "weight matmuls: " + llama.matmulKernel() + "; decode attention: " + llama.attentionKernel();
     }
 
+    @Override
     public ServedModel model() {
         return model;
     }
