@@ -4,18 +4,14 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.pytorch.jni.LibUtils;
 import com.sun.jna.Function;
 import com.sun.jna.Memory;
-import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -45,8 +41,6 @@ final class MklPackedGemm {
     private static final int PACK_ROWS = 16;
     private static final int ALIGNMENT = 64;
 
-    private static volatile Optional<MklPackedGemm> instance;
-
     private final Function packSize;
     private final Function pack;
     private final Function compute;
@@ -62,17 +56,13 @@ final class MklPackedGemm {
      * not turned off with {@value #ENABLED_PROPERTY}{@code =false}.
      */
     static Optional<MklPackedGemm> available() {
-        Optional<MklPackedGemm> found = instance;
-        if (found == null) {
-            synchronized (MklPackedGemm.class) {
-                found = instance;
-                if (found == null) {
-                    found = Boolean.parseBoolean(System.getProperty(ENABLED_PROPERTY, "true")) ? find() : Optional.empty();
-                    instance = found;
-                }
-            }
-        }
-        return found;
+        return Loaded.INSTANCE;
+    }
+
+    /** Looked up on first use only (class initialisation is lazy and thread-safe). */
+    private static final class Loaded {
+        static final Optional<MklPackedGemm> INSTANCE =
+                Boolean.parseBoolean(System.getProperty(ENABLED_PROPERTY, "true")) ? find() : Optional.empty();
     }
 
     private static Optional<MklPackedGemm> find() {
@@ -103,14 +93,8 @@ final class MklPackedGemm {
         Memory buffer = new Memory(bytes + ALIGNMENT);
         Pointer packed = buffer.align(ALIGNMENT);
         pack.invoke(Void.class, new Object[]{ROW_MAJOR, B_MATRIX, NO_TRANS, PACK_ROWS, out, in, 1f,
-                address(weight), out, packed});
+                CpuArrays.address(weight), out, packed});
         return new PackedProjection(buffer, packed, in, out);
-    }
-
-    /** The data of a CPU array, made contiguous first if it is a strided view. */
-    static Pointer address(NDArray array) {
-        ByteBuffer data = JniUtils.getByteBuffer((PtNDArray) array, true);
-        return Native.getDirectBufferPointer(data);
     }
 
     private final class PackedProjection implements Projection {
@@ -138,7 +122,7 @@ final class MklPackedGemm {
             if (rows > 0) {
                 // beta = 0: the uninitialised result is only written.
                 compute.invoke(Void.class, new Object[]{ROW_MAJOR, NO_TRANS, PACKED, rows, out, in,
-                        address(x), in, packed, out, 0f, address(result), out});
+                        CpuArrays.address(x), in, packed, out, 0f, CpuArrays.address(result), out});
             }
             return result;
         }

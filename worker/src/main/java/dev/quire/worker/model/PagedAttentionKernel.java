@@ -30,8 +30,6 @@ final class PagedAttentionKernel {
     static final String DIR_PROPERTY = "quire.native.dir";
     static final String LIBRARY = System.mapLibraryName("quire-attention");
 
-    private static volatile Optional<PagedAttentionKernel> instance;
-
     private final Function decode;
     private final int threads;
     private final ExecutorService pool;
@@ -48,17 +46,12 @@ final class PagedAttentionKernel {
 
     /** The kernel, when it was built (system property {@value #DIR_PROPERTY} or QUIRE_NATIVE_DIR names its folder). */
     static Optional<PagedAttentionKernel> available() {
-        Optional<PagedAttentionKernel> found = instance;
-        if (found == null) {
-            synchronized (PagedAttentionKernel.class) {
-                found = instance;
-                if (found == null) {
-                    found = find();
-                    instance = found;
-                }
-            }
-        }
-        return found;
+        return Loaded.INSTANCE;
+    }
+
+    /** Looked up on first use only (class initialisation is lazy and thread-safe). */
+    private static final class Loaded {
+        static final Optional<PagedAttentionKernel> INSTANCE = find();
     }
 
     private static Optional<PagedAttentionKernel> find() {
@@ -105,10 +98,10 @@ final class PagedAttentionKernel {
         if (seqs == 0) {
             return out;
         }
-        Pointer qp = MklPackedGemm.address(q);
-        Pointer kp = MklPackedGemm.address(keyRows);
-        Pointer vp = MklPackedGemm.address(valueRows);
-        Pointer op = MklPackedGemm.address(out);
+        Pointer qp = CpuArrays.address(q);
+        Pointer kp = CpuArrays.address(keyRows);
+        Pointer vp = CpuArrays.address(valueRows);
+        Pointer op = CpuArrays.address(out);
         int parts = Math.min(threads, seqs);
         List<Future<?>> others = new ArrayList<>(parts);
         for (int p = 1; p < parts; p++) {
