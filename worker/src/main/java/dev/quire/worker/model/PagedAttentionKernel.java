@@ -86,14 +86,23 @@ final class PagedAttentionKernel {
     NDArray decode(NDArray q, NDArray keyRows, NDArray valueRows, int kvHeads, int numBlocks, int blockSize,
                    int[] blockTables, int[] contextLens) {
         Shape shape = q.getShape();
+        if (shape.dimension() != 3) {
+            throw new IllegalArgumentException("q must be [seqs, heads, headDim], got " + shape);
+        }
         int seqs = Math.toIntExact(shape.get(0));
         int heads = Math.toIntExact(shape.get(1));
         int headDim = Math.toIntExact(shape.get(2));
+        Shape cacheShape = new Shape((long) kvHeads * numBlocks, (long) blockSize * headDim);
         if (q.getDataType() != DataType.FLOAT32 || keyRows.getDataType() != DataType.FLOAT32
+                || valueRows.getDataType() != DataType.FLOAT32 || heads % kvHeads != 0
+                || !keyRows.getShape().equals(cacheShape) || !valueRows.getShape().equals(cacheShape)
                 || contextLens.length != seqs || blockTables.length % Math.max(seqs, 1) != 0) {
-            throw new IllegalArgumentException("float32 q [seqs, heads, headDim] with a block table and length per sequence");
+            throw new IllegalArgumentException("expected float32 q [seqs, heads, headDim], caches " + cacheShape
+                    + " and a block table and length per sequence; got q " + shape + ", caches " + keyRows.getShape()
+                    + " and " + valueRows.getShape());
         }
         int maxBlocks = seqs == 0 ? 0 : blockTables.length / seqs;
+        checkTables(blockTables, contextLens, numBlocks, (long) maxBlocks * blockSize);
         NDArray out = q.getManager().create(new Shape(seqs, (long) heads * headDim), DataType.FLOAT32);
         if (seqs == 0) {
             return out;
@@ -104,25 +113,59 @@ final class PagedAttentionKernel {
         Pointer op = CpuArrays.address(out);
         int parts = Math.min(threads, seqs);
         List<Future<?>> others = new ArrayList<>(parts);
-        for (int p = 1; p < parts; p++) {
-            int from = seqs * p / parts;
-            int to = seqs * (p + 1) / parts;
-            others.add(pool.submit(() -> run(qp, kp, vp, blockTables, contextLens, op, from, to, heads, kvHeads,
-                    headDim, numBlocks, blockSize, maxBlocks)));
-        }
-        run(qp, kp, vp, blockTables, contextLens, op, 0, seqs / parts, heads, kvHeads, headDim,
-                numBlocks, blockSize, maxBlocks);
-        for (Future<?> other : others) {
-            try {
-                other.get();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted in decode attention", e);
-            } catch (ExecutionException e) {
-                throw new IllegalStateException("decode attention failed", e.getCause());
+        try {
+            for (int p = 1; p < parts; p++) {
+                int from = seqs * p / parts;
+                int to = seqs * (p + 1) / parts;
+                others.add(pool.submit(() -> run(qp, kp, vp, blockTables, contextLens, op, from, to, heads, kvHeads,
+                        headDim, numBlocks, blockSize, maxBlocks)));
             }
+            run(qp, kp, vp, blockTables, contextLens, op, 0, seqs / parts, heads, kvHeads, headDim,
+                    numBlocks, blockSize, maxBlocks);
+        } finally {
+            // The other parts write through raw pointers into arrays the caller frees after this
+            // returns or throws, so they must all have finished first, interrupt or not.
+            awaitAll(others);
         }
         return out;
+    }
+
+    /** A wrong block id or length would make the kernel read outside the cache: fail here instead. */
+    private static void checkTables(int[] blockTables, int[] contextLens, int numBlocks, long maxContext) {
+        for (int block : blockTables) {
+            if (block < 0 || block >= numBlocks) {
+                throw new IllegalArgumentException("block id " + block + " outside the cache's " + numBlocks);
+            }
+        }
+        for (int len : contextLens) {
+            if (len < 1 || len > maxContext) {
+                throw new IllegalArgumentException("context length " + len + " outside 1.." + maxContext);
+            }
+        }
+    }
+
+    private static void awaitAll(List<Future<?>> tasks) {
+        boolean interrupted = false;
+        RuntimeException failure = null;
+        for (Future<?> task : tasks) {
+            while (true) {
+                try {
+                    task.get();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                } catch (ExecutionException e) {
+                    failure = failure != null ? failure : new IllegalStateException("decode attention failed", e.getCause());
+                    break;
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        if (failure != null) {
+            throw failure;
+        }
     }
 
     private void run(Pointer q, Pointer keys, Pointer values, int[] tables, int[] lens, Pointer out, int from, int to,

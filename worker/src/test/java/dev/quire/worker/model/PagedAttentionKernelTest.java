@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Random;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The native decode-attention kernel against a plain double-precision attention over the same cache. */
 class PagedAttentionKernelTest {
@@ -90,6 +91,25 @@ class PagedAttentionKernelTest {
                     }
                 }
             }
+        }
+    }
+
+    /** Block ids and lengths that would make the kernel read outside the cache are refused, not read. */
+    @Test
+    void refusesTablesPointingOutsideTheCache() {
+        PagedAttentionKernel kernel = PagedAttentionKernel.available().orElse(null);
+        Assumptions.assumeTrue(kernel != null, "kernel not built (run through deploy/native-runtime.sh)");
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray q = m.ones(new Shape(1, 2, 4));
+            NDArray cache = m.zeros(new Shape(2 * 8, 4 * 4));
+            assertThatThrownBy(() -> kernel.decode(q, cache, cache, 2, 8, 4, new int[]{8, 0}, new int[]{5}))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("block id 8");
+            assertThatThrownBy(() -> kernel.decode(q, cache, cache, 2, 8, 4, new int[]{1, 2}, new int[]{9}))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("context length 9");
+            assertThatThrownBy(() -> kernel.decode(q, cache, cache, 2, 9, 4, new int[]{1, 2}, new int[]{3}))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("caches");
+            assertThat(kernel.decode(q, cache, cache, 2, 8, 4, new int[]{1, 2}, new int[]{8}).getShape())
+                    .isEqualTo(new Shape(1, 8));
         }
     }
 
