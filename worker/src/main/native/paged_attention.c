@@ -8,7 +8,8 @@
  *
  * Built by deploy/native-runtime.sh when a C compiler is installed, for the CPU it runs on, and
  * called through JNA (dev.quire.worker.model.PagedAttentionKernel). Without it the model keeps
- * the gather path; both agree within float rounding (PagedAttentionKernelTest).
+ * the gather path; both match a double-precision reference within float rounding
+ * (PagedAttentionKernelTest, LlamaModelTest).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -47,7 +48,8 @@ static inline float dot(const float *restrict a, const float *restrict b, int n)
 
 /* e^x for x <= 0 (scores minus their maximum), written so the loop over scores vectorises:
  * x = n ln2 + r with |r| <= ln2/2, e^r by its Taylor series to r^7 (relative error below 2e-9),
- * 2^n built in the exponent bits. Results below float's normal range flush to zero. */
+ * 2^n built in the exponent bits. x is clamped at -87 so 2^n stays a normal float; e^-87 is
+ * negligible beside the maximum's e^0 = 1 in the softmax sum. */
 static inline float exp_nonpositive(float x) {
     const float log2e = 1.44269504088896341f;
     const float ln2_hi = 0.693145751953125f;

@@ -265,10 +265,10 @@ public final class LlamaModel implements AutoCloseable {
         int headDim = config.headDim();
         NDList outputs = new NDList(groups.size());
         for (PreparedGroup g : groups) {
-            if (g.kernelTables != null) {
+            if (g.decodeTables != null) {
                 NDArray qg = q.get(g.group.tokenOffset() + ":" + (g.group.tokenOffset() + g.group.numTokens()));
                 outputs.add(pagedAttention.decode(qg, cache.keyRows(layer), cache.valueRows(layer), kvHeads,
-                        cache.numBlocks(), cache.blockSize(), g.kernelTables, g.contextLens));
+                        g.decodeTables));
                 continue;
             }
             int seqs = g.group.numSeqs();
@@ -327,20 +327,16 @@ public final class LlamaModel implements AutoCloseable {
      * context lengths for the native decode kernel, or gather rows and masks for the PyTorch path.
      */
     private record PreparedGroup(ForwardBatch.AttentionGroup group, NDArray cacheRows, NDArray maskBias,
-                                 NDArray padRows, NDArray unpadRows, int[] kernelTables, int[] contextLens) {
+                                 NDArray padRows, NDArray unpadRows, PagedAttentionKernel.DecodeTables decodeTables) {
         static PreparedGroup of(ForwardBatch.AttentionGroup g, PagedKvCache cache, int kvHeads, NDManager m,
                                 DataType dtype, boolean nativeDecode) {
             if (nativeDecode) {
-                long[] tables = g.blockTables();
-                int[] kernelTables = new int[tables.length];
-                for (int i = 0; i < tables.length; i++) {
-                    kernelTables[i] = Math.toIntExact(tables[i]);
-                }
                 int[] lens = new int[g.numSeqs()];
                 for (int s = 0; s < lens.length; s++) {
                     lens[s] = g.startPositions()[s] + g.queryLens()[s];
                 }
-                return new PreparedGroup(g, null, null, null, null, kernelTables, lens);
+                return new PreparedGroup(g, null, null, null, null, PagedAttentionKernel.DecodeTables.of(
+                        g.blockTables(), lens, cache.numBlocks(), cache.blockSize()));
             }
             int seqs = g.numSeqs();
             int queries = g.maxQueryLen();
@@ -382,7 +378,7 @@ public final class LlamaModel implements AutoCloseable {
             NDArray bias = NDArrays.where(allowed, m.zeros(maskShape, dtype),
                     m.full(maskShape, Float.NEGATIVE_INFINITY, dtype)).reshape(1, seqs, 1, queries, context);
             return new PreparedGroup(g, m.create(rows), bias, pad == null ? null : m.create(pad),
-                    unpad == null ? null : m.create(unpad), null, null);
+                    unpad == null ? null : m.create(unpad), null);
         }
     }
 

@@ -74,17 +74,51 @@ final class PagedAttentionKernel {
     }
 
     /**
-     * Attention of one query token per sequence over its cached context.
+     * One step's block tables and context lengths for a decode group, checked against the cache
+     * once and then used by every layer: a wrong block id or length would make the kernel read
+     * outside the cache, so it fails here instead.
      *
-     * @param q           {@code [seqs, heads, headDim]} float32, scaled by 1/sqrt(headDim)
-     * @param keyRows     one layer's key cache as {@link PagedKvCache#keyRows(int)}
-     * @param valueRows   the same layer's value cache
      * @param blockTables {@code [seqs x maxBlocks]} physical block ids, row-major
      * @param contextLens tokens each sequence attends over, its query's position included
+     */
+    record DecodeTables(int[] blockTables, int[] contextLens, int maxBlocks, int numBlocks, int blockSize) {
+
+        static DecodeTables of(long[] blockTables, int[] contextLens, int numBlocks, int blockSize) {
+            int seqs = contextLens.length;
+            if (seqs == 0 ? blockTables.length != 0 : blockTables.length % seqs != 0) {
+                throw new IllegalArgumentException(blockTables.length + " block table entries for " + seqs + " sequences");
+            }
+            int maxBlocks = seqs == 0 ? 0 : blockTables.length / seqs;
+            int[] tables = new int[blockTables.length];
+            for (int i = 0; i < tables.length; i++) {
+                if (blockTables[i] < 0 || blockTables[i] >= numBlocks) {
+                    throw new IllegalArgumentException("block id " + blockTables[i] + " outside the cache's " + numBlocks);
+                }
+                tables[i] = (int) blockTables[i];
+            }
+            long maxContext = (long) maxBlocks * blockSize;
+            for (int len : contextLens) {
+                if (len < 1 || len > maxContext) {
+                    throw new IllegalArgumentException("context length " + len + " outside 1.." + maxContext);
+                }
+            }
+            return new DecodeTables(tables, contextLens.clone(), maxBlocks, numBlocks, blockSize);
+        }
+
+        int seqs() {
+            return contextLens.length;
+        }
+    }
+
+    /**
+     * Attention of one query token per sequence over its cached context.
+     *
+     * @param q         {@code [seqs, heads, headDim]} float32, scaled by 1/sqrt(headDim)
+     * @param keyRows   one layer's key cache as {@link PagedKvCache#keyRows(int)}
+     * @param valueRows the same layer's value cache
      * @return {@code [seqs, heads * headDim]}, owned by {@code q}'s manager
      */
-    NDArray decode(NDArray q, NDArray keyRows, NDArray valueRows, int kvHeads, int numBlocks, int blockSize,
-                   int[] blockTables, int[] contextLens) {
+    NDArray decode(NDArray q, NDArray keyRows, NDArray valueRows, int kvHeads, DecodeTables tables) {
         Shape shape = q.getShape();
         if (shape.dimension() != 3) {
             throw new IllegalArgumentException("q must be [seqs, heads, headDim], got " + shape);
@@ -92,17 +126,14 @@ final class PagedAttentionKernel {
         int seqs = Math.toIntExact(shape.get(0));
         int heads = Math.toIntExact(shape.get(1));
         int headDim = Math.toIntExact(shape.get(2));
-        Shape cacheShape = new Shape((long) kvHeads * numBlocks, (long) blockSize * headDim);
+        Shape cacheShape = new Shape((long) kvHeads * tables.numBlocks(), (long) tables.blockSize() * headDim);
         if (q.getDataType() != DataType.FLOAT32 || keyRows.getDataType() != DataType.FLOAT32
                 || valueRows.getDataType() != DataType.FLOAT32 || heads % kvHeads != 0
                 || !keyRows.getShape().equals(cacheShape) || !valueRows.getShape().equals(cacheShape)
-                || contextLens.length != seqs || blockTables.length % Math.max(seqs, 1) != 0) {
-            throw new IllegalArgumentException("expected float32 q [seqs, heads, headDim], caches " + cacheShape
-                    + " and a block table and length per sequence; got q " + shape + ", caches " + keyRows.getShape()
-                    + " and " + valueRows.getShape());
+                || tables.seqs() != seqs) {
+            throw new IllegalArgumentException("expected float32 q [" + tables.seqs() + ", heads, headDim] and caches "
+                    + cacheShape + "; got q " + shape + ", caches " + keyRows.getShape() + " and " + valueRows.getShape());
         }
-        int maxBlocks = seqs == 0 ? 0 : blockTables.length / seqs;
-        checkTables(blockTables, contextLens, numBlocks, (long) maxBlocks * blockSize);
         NDArray out = q.getManager().create(new Shape(seqs, (long) heads * headDim), DataType.FLOAT32);
         if (seqs == 0) {
             return out;
@@ -117,31 +148,15 @@ final class PagedAttentionKernel {
             for (int p = 1; p < parts; p++) {
                 int from = seqs * p / parts;
                 int to = seqs * (p + 1) / parts;
-                others.add(pool.submit(() -> run(qp, kp, vp, blockTables, contextLens, op, from, to, heads, kvHeads,
-                        headDim, numBlocks, blockSize, maxBlocks)));
+                others.add(pool.submit(() -> run(qp, kp, vp, tables, op, from, to, heads, kvHeads, headDim)));
             }
-            run(qp, kp, vp, blockTables, contextLens, op, 0, seqs / parts, heads, kvHeads, headDim,
-                    numBlocks, blockSize, maxBlocks);
+            run(qp, kp, vp, tables, op, 0, seqs / parts, heads, kvHeads, headDim);
         } finally {
             // The other parts write through raw pointers into arrays the caller frees after this
             // returns or throws, so they must all have finished first, interrupt or not.
             awaitAll(others);
         }
         return out;
-    }
-
-    /** A wrong block id or length would make the kernel read outside the cache: fail here instead. */
-    private static void checkTables(int[] blockTables, int[] contextLens, int numBlocks, long maxContext) {
-        for (int block : blockTables) {
-            if (block < 0 || block >= numBlocks) {
-                throw new IllegalArgumentException("block id " + block + " outside the cache's " + numBlocks);
-            }
-        }
-        for (int len : contextLens) {
-            if (len < 1 || len > maxContext) {
-                throw new IllegalArgumentException("context length " + len + " outside 1.." + maxContext);
-            }
-        }
     }
 
     private static void awaitAll(List<Future<?>> tasks) {
@@ -168,13 +183,13 @@ final class PagedAttentionKernel {
         }
     }
 
-    private void run(Pointer q, Pointer keys, Pointer values, int[] tables, int[] lens, Pointer out, int from, int to,
-                     int heads, int kvHeads, int headDim, int numBlocks, int blockSize, int maxBlocks) {
+    private void run(Pointer q, Pointer keys, Pointer values, DecodeTables tables, Pointer out, int from, int to,
+                     int heads, int kvHeads, int headDim) {
         if (from >= to) {
             return;
         }
-        int status = decode.invokeInt(new Object[]{q, keys, values, tables, lens, out, from, to, heads, kvHeads,
-                headDim, numBlocks, blockSize, maxBlocks});
+        int status = decode.invokeInt(new Object[]{q, keys, values, tables.blockTables(), tables.contextLens(), out,
+                from, to, heads, kvHeads, headDim, tables.numBlocks(), tables.blockSize(), tables.maxBlocks()});
         if (status != 0) {
             throw new OutOfMemoryError("decode attention could not allocate its scratch scores");
         }

@@ -48,7 +48,7 @@ class PagedAttentionKernelTest {
             lens[s] = 1 + random.nextInt(6 * blockSize);
             maxBlocks = Math.max(maxBlocks, (lens[s] + blockSize - 1) / blockSize);
         }
-        int[] tables = new int[seqs * maxBlocks];
+        long[] tables = new long[seqs * maxBlocks];
         for (int s = 0; s < seqs; s++) {
             for (int b = 0; b < (lens[s] + blockSize - 1) / blockSize; b++) {
                 tables[s * maxBlocks + b] = free.remove(free.size() - 1);
@@ -60,7 +60,7 @@ class PagedAttentionKernelTest {
             float[] q = randoms(random, seqs * heads * headDim);
             Shape rows = new Shape((long) kvHeads * numBlocks, (long) blockSize * headDim);
             NDArray got = kernel.decode(m.create(q, new Shape(seqs, heads, headDim)), m.create(keys, rows),
-                    m.create(values, rows), kvHeads, numBlocks, blockSize, tables, lens);
+                    m.create(values, rows), kvHeads, PagedAttentionKernel.DecodeTables.of(tables, lens, numBlocks, blockSize));
             assertThat(got.getShape()).isEqualTo(new Shape(seqs, (long) heads * headDim));
             float[] out = got.toFloatArray();
             for (int s = 0; s < seqs; s++) {
@@ -69,7 +69,7 @@ class PagedAttentionKernelTest {
                     double[] scores = new double[lens[s]];
                     double max = Double.NEGATIVE_INFINITY;
                     for (int t = 0; t < lens[s]; t++) {
-                        int slot = (g * numBlocks + tables[s * maxBlocks + t / blockSize]) * blockSize + t % blockSize;
+                        int slot = (int) ((g * numBlocks + tables[s * maxBlocks + t / blockSize]) * blockSize + t % blockSize);
                         for (int i = 0; i < headDim; i++) {
                             scores[t] += (double) q[(s * heads + h) * headDim + i] * keys[slot * headDim + i];
                         }
@@ -83,7 +83,7 @@ class PagedAttentionKernelTest {
                     for (int i = 0; i < headDim; i++) {
                         double expected = 0;
                         for (int t = 0; t < lens[s]; t++) {
-                            int slot = (g * numBlocks + tables[s * maxBlocks + t / blockSize]) * blockSize + t % blockSize;
+                            int slot = (int) ((g * numBlocks + tables[s * maxBlocks + t / blockSize]) * blockSize + t % blockSize);
                             expected += scores[t] / sum * values[slot * headDim + i];
                         }
                         assertThat((double) out[(s * heads + h) * headDim + i])
@@ -102,13 +102,15 @@ class PagedAttentionKernelTest {
         try (NDManager m = NDManager.newBaseManager()) {
             NDArray q = m.ones(new Shape(1, 2, 4));
             NDArray cache = m.zeros(new Shape(2 * 8, 4 * 4));
-            assertThatThrownBy(() -> kernel.decode(q, cache, cache, 2, 8, 4, new int[]{8, 0}, new int[]{5}))
+            assertThatThrownBy(() -> PagedAttentionKernel.DecodeTables.of(new long[]{8, 0}, new int[]{5}, 8, 4))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("block id 8");
-            assertThatThrownBy(() -> kernel.decode(q, cache, cache, 2, 8, 4, new int[]{1, 2}, new int[]{9}))
+            assertThatThrownBy(() -> PagedAttentionKernel.DecodeTables.of(new long[]{1, 2}, new int[]{9}, 8, 4))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("context length 9");
-            assertThatThrownBy(() -> kernel.decode(q, cache, cache, 2, 9, 4, new int[]{1, 2}, new int[]{3}))
+            assertThatThrownBy(() -> kernel.decode(q, cache, cache, 2,
+                    PagedAttentionKernel.DecodeTables.of(new long[]{1, 2}, new int[]{3}, 9, 4)))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("caches");
-            assertThat(kernel.decode(q, cache, cache, 2, 8, 4, new int[]{1, 2}, new int[]{8}).getShape())
+            assertThat(kernel.decode(q, cache, cache, 2,
+                    PagedAttentionKernel.DecodeTables.of(new long[]{1, 2}, new int[]{8}, 8, 4)).getShape())
                     .isEqualTo(new Shape(1, 8));
         }
     }
