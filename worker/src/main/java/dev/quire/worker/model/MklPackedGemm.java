@@ -22,9 +22,8 @@ import java.util.Optional;
  *
  * <p>A plain GEMM re-packs the weight matrix into MKL's blocked layout on every call, which at
  * the few rows of a decode step costs about as much as the multiplication itself. Packing each
- * weight once at load removes that: on the 2-core test machine the projections of a 16-row step
- * of the benchmark model took 21-29 ms packed against 37-48 ms through PyTorch's matmul, and
- * large row counts (prefill) ran at the same speed (see worker/benchmarks/engine.md). The packed
+ * weight once at load removes that: on the 2-core test machine it took the benchmark model from
+ * 137 to 178 output tokens/s at 16 concurrent requests (worker/benchmarks/kernels.md). The packed
  * copy replaces the PyTorch weight, so memory does not grow.
  */
 final class MklPackedGemm {

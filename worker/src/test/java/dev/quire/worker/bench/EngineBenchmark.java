@@ -54,7 +54,7 @@ public final class EngineBenchmark {
         ServedModel model = new ServedModel("bench", modelDir, ModelConfig.load(modelDir), null);
         StringBuilder report = new StringBuilder();
         report.append("# Engine benchmark\n\n")
-                .append("Command: `worker/benchmarks/run-engine-benchmark.sh` (from the repository root)  \n")
+                .append("Command: `").append(command(out)).append("` (from the repository root)  \n")
                 .append("Date: ").append(Instant.now()).append("  \n")
                 .append("Machine: ").append(Runtime.getRuntime().availableProcessors()).append(" cores, ")
                 .append("java ").append(System.getProperty("java.version")).append(", intra-op threads ")
@@ -198,6 +198,22 @@ public final class EngineBenchmark {
         }
         done.await();
         return tokens.get() / ((System.nanoTime() - start) / 1e9);
+    }
+
+    /** The command line that reproduces this run: the script, its switches that were set, and the report path. */
+    static String command(Path report) {
+        StringBuilder command = new StringBuilder();
+        for (String name : List.of("QUIRE_MKL_CPU", "QUIRE_NATIVE_ATTENTION", "QUIRE_MALLOC", "QUIRE_JAVA_OPTS")) {
+            String value = System.getenv(name);
+            if (value != null && !value.isBlank()) {
+                command.append(name).append('=').append(value.contains(" ") ? "'" + value + "'" : value).append(' ');
+            }
+        }
+        command.append("worker/benchmarks/run-engine-benchmark.sh");
+        if (!report.equals(Path.of("worker/benchmarks/engine.md"))) {
+            command.append(' ').append(report);
+        }
+        return command.toString();
     }
 
     /** What deploy/native-runtime.sh chose for this JVM: the preloaded libraries, or glibc's malloc. */
