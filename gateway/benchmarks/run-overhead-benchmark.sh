@@ -7,4 +7,4 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ./mvnw -q -B -pl gateway dependency:build-classpath -Dmdep.includeScope=test -Dmdep.outputFile=target/bench.cp
 java -Xmx2g --add-opens java.base/java.lang=ALL-UNNAMED -Dai.djl.offline=true \
   -cp "gateway/target/classes:gateway/target/test-classes:$(cat gateway/target/bench.cp)" \
-  dev.quire.gateway.bench.GatewayOverheadBenchmark gateway/benchmarks/overhead.md models/stories260K
+  dev.quire.gateway.bench.GatewayOverheadBenchmark gateway/benchmarks/overhead.md

@@ -36,6 +36,20 @@ public final class GatewayServer implements AutoCloseable {
     /** Starts listening and waits until both ports are bound. */
     public static GatewayServer start(Vertx vertx, RequestDispatcher dispatcher, GatewayMetrics metrics, String host,
                                       int grpcPort, int httpPort) throws Exception {
+        return start(vertx, dispatcher, metrics, host, grpcPort, httpPort,
+                () -> com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode()
+                        .set("workers", com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.arrayNode()));
+    }
+
+    /**
+     * Starts listening and waits until both ports are bound.
+     *
+     * @param cluster the live view {@code GET /cluster} returns
+     */
+    public static GatewayServer start(Vertx vertx, RequestDispatcher dispatcher, GatewayMetrics metrics, String host,
+                                      int grpcPort, int httpPort,
+                                      java.util.function.Supplier<com.fasterxml.jackson.databind.JsonNode> cluster)
+            throws Exception {
         int maxMessage = dispatcher.admission().limits().maxRequestBytes();
         GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions().setMaxMessageSize(maxMessage));
         grpc.addService(new InferenceApi(vertx, dispatcher));
@@ -53,7 +67,8 @@ public final class GatewayServer implements AutoCloseable {
                 .await(30, TimeUnit.SECONDS);
 
         Router router = Router.router(vertx);
-        OperationsRoutes.mount(router, metrics, dispatcher.admission(), () -> !dispatcher.catalog().all().isEmpty());
+        OperationsRoutes.mount(router, metrics, dispatcher.admission(), () -> !dispatcher.catalog().all().isEmpty(),
+                cluster);
         OpenAiRoutes.mount(router, vertx, dispatcher);
         HttpServer http;
         try {

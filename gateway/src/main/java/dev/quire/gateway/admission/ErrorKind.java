@@ -13,6 +13,7 @@ public enum ErrorKind {
     RATE_LIMITED(429, GrpcStatus.RESOURCE_EXHAUSTED, "rate_limit_error", "rate_limit_exceeded"),
     OVERLOADED(429, GrpcStatus.RESOURCE_EXHAUSTED, "server_overloaded", "server_overloaded"),
     DRAINING(503, GrpcStatus.UNAVAILABLE, "server_unavailable", "draining"),
+    UNAVAILABLE(503, GrpcStatus.UNAVAILABLE, "server_unavailable", "unavailable"),
     INTERNAL(500, GrpcStatus.INTERNAL, "server_error", null);
 
     private final int httpStatus;

@@ -1,7 +1,8 @@
 package dev.quire.gateway.admission;
 
 import dev.quire.gateway.routing.ModelCatalog;
-import dev.quire.worker.engine.InvalidRequestException;
+import dev.quire.scheduler.engine.EngineUnavailableException;
+import dev.quire.scheduler.engine.InvalidRequestException;
 
 /**
  * A request the gateway refuses, in protocol-neutral terms; each protocol renders it with its own
@@ -33,6 +34,9 @@ public final class GatewayException extends RuntimeException {
         }
         if (error instanceof InvalidRequestException i) {
             return new GatewayException(ErrorKind.INVALID_ARGUMENT, i.field(), i.getMessage());
+        }
+        if (error instanceof EngineUnavailableException) {
+            return new GatewayException(ErrorKind.UNAVAILABLE, null, error.getMessage());
         }
         if (error instanceof IllegalStateException) {
             return new GatewayException(ErrorKind.DRAINING, null, error.getMessage());

@@ -1,7 +1,7 @@
 package dev.quire.gateway.api;
 
 import dev.quire.gateway.admission.GatewayException;
-import dev.quire.worker.engine.GenerationListener;
+import dev.quire.scheduler.engine.GenerationListener;
 import io.vertx.core.Context;
 import io.vertx.grpc.server.GrpcServerResponse;
 

@@ -3,7 +3,7 @@ package dev.quire.gateway.api;
 import dev.quire.proto.v1.CompleteResponse;
 import dev.quire.proto.v1.FinishReason;
 import dev.quire.proto.v1.GenerateRequest;
-import dev.quire.worker.engine.TokenLogprobs;
+import dev.quire.scheduler.engine.TokenLogprobs;
 import io.vertx.core.Context;
 import io.vertx.grpc.server.GrpcServerResponse;
 
@@ -33,7 +33,7 @@ final class GrpcCompleteCollector extends ClientStream {
     }
 
     @Override
-    public void onFinish(dev.quire.scheduler.batch.FinishReason reason, int prompt, int completion) {
+    public void onFinish(dev.quire.scheduler.engine.FinishReason reason, int prompt, int completion) {
         CompleteResponse result;
         synchronized (this) {
             result = out.setText(text.toString()).setFinishReason(FinishReason.valueOf(reason.name()))

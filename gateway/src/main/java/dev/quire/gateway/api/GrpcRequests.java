@@ -5,8 +5,8 @@ import dev.quire.gateway.admission.GatewayException;
 import dev.quire.gateway.routing.PromptInput;
 import dev.quire.proto.v1.GenerateRequest;
 import dev.quire.proto.v1.SamplingParams;
-import dev.quire.worker.engine.InvalidRequestException;
-import dev.quire.worker.engine.SamplingOptions;
+import dev.quire.scheduler.engine.InvalidRequestException;
+import dev.quire.scheduler.engine.SamplingOptions;
 
 /** Checks a {@code quire.v1} request and turns it into protocol-neutral values. */
 final class GrpcRequests {

@@ -6,7 +6,7 @@ import dev.quire.proto.v1.GenerateResponse;
 import dev.quire.proto.v1.TokenLogprob;
 import dev.quire.proto.v1.TopLogprob;
 import dev.quire.proto.v1.Usage;
-import dev.quire.worker.engine.TokenLogprobs;
+import dev.quire.scheduler.engine.TokenLogprobs;
 import io.vertx.core.Context;
 import io.vertx.grpc.server.GrpcServerResponse;
 
@@ -44,7 +44,7 @@ final class GrpcTokenRelay extends ClientStream {
     }
 
     @Override
-    public void onFinish(dev.quire.scheduler.batch.FinishReason reason, int prompt, int completion) {
+    public void onFinish(dev.quire.scheduler.engine.FinishReason reason, int prompt, int completion) {
         GenerateResponse last = GenerateResponse.newBuilder()
                 .setRequestId(requestId)
                 .setFinishReason(FinishReason.valueOf(reason.name()))

@@ -13,10 +13,9 @@ import dev.quire.proto.v1.InferenceGrpcService;
 import dev.quire.proto.v1.ListModelsResponse;
 import dev.quire.proto.v1.ModelInfo;
 import dev.quire.proto.v1.TokenizeResponse;
-import dev.quire.worker.engine.GenerationListener;
-import dev.quire.worker.engine.InferenceEngine;
-import dev.quire.worker.engine.TokenLogprobs;
-import dev.quire.worker.model.ServedModel;
+import dev.quire.scheduler.engine.GenerationListener;
+import dev.quire.scheduler.engine.InferenceEngine;
+import dev.quire.scheduler.engine.TokenLogprobs;
 import com.google.protobuf.Descriptors;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
@@ -59,16 +58,16 @@ public final class InferenceApi implements Service {
         server.callHandler(InferenceGrpcService.ListModels, call -> unary(call, req -> {
             ListModelsResponse.Builder out = ListModelsResponse.newBuilder();
             for (InferenceEngine engine : dispatcher.catalog().all()) {
-                ServedModel m = engine.model();
+                dev.quire.scheduler.engine.ModelInfo m = engine.model();
                 out.addModels(ModelInfo.newBuilder().setName(m.name())
-                        .setMaxContextLength(m.config().maxPositionEmbeddings())
-                        .setVocabSize(m.config().vocabSize()));
+                        .setMaxContextLength(m.maxModelLen())
+                        .setVocabSize(m.vocabSize()));
             }
             call.response().end(out.build());
         }));
         server.callHandler(InferenceGrpcService.Tokenize, call -> unary(call, req -> {
-            ServedModel model = dispatcher.catalog().resolve(req.getModel()).model();
-            dispatcher.tokenize(model, req.getText(), req.getAddSpecialTokens()).onComplete(ids -> {
+            InferenceEngine engine = dispatcher.catalog().resolve(req.getModel());
+            dispatcher.tokenize(engine, req.getText(), req.getAddSpecialTokens()).onComplete(ids -> {
                 if (ids.failed()) {
                     fail(call.response(), GatewayException.from(ids.cause()));
                     return;
@@ -81,15 +80,16 @@ public final class InferenceApi implements Service {
             });
         }));
         server.callHandler(InferenceGrpcService.Detokenize, call -> unary(call, req -> {
-            ServedModel model = dispatcher.catalog().resolve(req.getModel()).model();
+            InferenceEngine engine = dispatcher.catalog().resolve(req.getModel());
+            int vocab = engine.model().vocabSize();
             int[] ids = req.getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
             for (int id : ids) {
-                if (id < 0 || id >= model.config().vocabSize()) {
+                if (id < 0 || id >= vocab) {
                     throw new GatewayException(ErrorKind.INVALID_ARGUMENT, "token_ids", "token_ids: " + id
-                            + " is outside [0, " + model.config().vocabSize() + ")");
+                            + " is outside [0, " + vocab + ")");
                 }
             }
-            vertx.executeBlocking(() -> model.tokenizer().decode(ids, req.getSkipSpecialTokens()), false)
+            vertx.executeBlocking(() -> engine.text().decode(ids, req.getSkipSpecialTokens()), false)
                     .onComplete(text -> {
                         if (text.failed()) {
                             fail(call.response(), GatewayException.from(text.cause()));
@@ -246,7 +246,7 @@ public final class InferenceApi implements Service {
         }
 
         @Override
-        public void onFinish(dev.quire.scheduler.batch.FinishReason reason, int promptTokens, int completionTokens) {
+        public void onFinish(dev.quire.scheduler.engine.FinishReason reason, int promptTokens, int completionTokens) {
             deliver(l -> l.onFinish(reason, promptTokens, completionTokens));
         }
 

@@ -3,7 +3,7 @@ package dev.quire.gateway.cli;
 import picocli.CommandLine;
 
 /** Parses sizes such as {@code 1073741824}, {@code 512m} or {@code 2g} (powers of 1024). */
-final class ByteSizeConverter implements CommandLine.ITypeConverter<Long> {
+public final class ByteSizeConverter implements CommandLine.ITypeConverter<Long> {
     @Override
     public Long convert(String value) {
         String v = value.trim().toLowerCase();

@@ -22,7 +22,7 @@ import java.util.Set;
  * variable, which wins over the built-in default. A YAML key or variable is the long option name
  * without dashes: {@code grpc-port: 9000} in YAML, {@code QUIRE_GRPC_PORT=9000} in the environment.
  */
-final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
+public final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
     private final Map<String, String> yaml;
     private final Path yamlFile;
     private final Map<String, String> env;
@@ -34,7 +34,7 @@ final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
     }
 
     /** Reads the YAML file named by {@code --config} in {@code args} or by QUIRE_CONFIG, if any. */
-    static ConfigDefaults from(String[] args, Map<String, String> env) {
+    public static ConfigDefaults from(String[] args, Map<String, String> env) {
         String file = env.get("QUIRE_CONFIG");
         for (int i = 0; i < args.length; i++) {
             if (args[i].equals("--config") && i + 1 < args.length) {
@@ -86,7 +86,7 @@ final class ConfigDefaults implements CommandLine.IDefaultValueProvider {
     }
 
     /** Rejects YAML keys that name no option of any command: a typo must not pass silently. */
-    void validate(CommandLine root) {
+    public void validate(CommandLine root) {
         Set<String> known = new HashSet<>();
         collect(root, known);
         for (String key : yaml.keySet()) {

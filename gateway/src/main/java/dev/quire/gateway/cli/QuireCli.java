@@ -1,13 +1,15 @@
 package dev.quire.gateway.cli;
 
-import dev.quire.worker.model.CheckpointException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /** The {@code quire} command line. */
 @Command(name = "quire", mixinStandardHelpOptions = true, versionProvider = QuireCli.Version.class,
         description = "Quire: a distributed, continuously batched LLM inference cluster.",
-        subcommands = {ServeCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GatewayCommand.class, ClusterCommand.class, CommandLine.HelpCommand.class})
 public final class QuireCli implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -26,7 +28,7 @@ public final class QuireCli implements Runnable {
         return run(args, env, new java.io.PrintWriter(System.err, true));
     }
 
-    static int run(String[] args, java.util.Map<String, String> env, java.io.PrintWriter err) {
+    public static int run(String[] args, java.util.Map<String, String> env, java.io.PrintWriter err) {
         CommandLine cli = commandLine();
         cli.setErr(err);
         try {
@@ -40,16 +42,28 @@ public final class QuireCli implements Runnable {
         return cli.execute(args);
     }
 
-    /** The harness lives in load-tests, which the launcher puts on the classpath; found by name. */
-    static final String BENCH_COMMAND = "dev.quire.loadtest.cli.BenchCommand";
+    /**
+     * Commands that live in modules the gateway must not depend on, found by name when the
+     * launcher put them on the classpath: the processes that run a model (serve, worker: they
+     * carry DJL and PyTorch, which a gateway process never loads) and the load-test harness.
+     */
+    static final Map<String, String> OPTIONAL_COMMANDS = new LinkedHashMap<>();
+
+    static {
+        OPTIONAL_COMMANDS.put("serve", "dev.quire.server.cli.ServeCommand");
+        OPTIONAL_COMMANDS.put("worker", "dev.quire.server.cli.WorkerCommand");
+        OPTIONAL_COMMANDS.put("bench", "dev.quire.loadtest.cli.BenchCommand");
+    }
 
     public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new QuireCli());
-        try {
-            cli.addSubcommand("bench", Class.forName(BENCH_COMMAND).getDeclaredConstructor().newInstance());
-        } catch (ReflectiveOperationException | LinkageError e) {
-            // Without the harness on the classpath, quire simply has no bench command.
-        }
+        OPTIONAL_COMMANDS.forEach((name, className) -> {
+            try {
+                cli.addSubcommand(name, Class.forName(className).getDeclaredConstructor().newInstance());
+            } catch (ReflectiveOperationException | LinkageError e) {
+                // Not on this classpath: this launcher has no such command.
+            }
+        });
         return cli
                 .setCaseInsensitiveEnumValuesAllowed(true)
                 .setParameterExceptionHandler((error, args) -> {
@@ -61,7 +75,7 @@ public final class QuireCli implements Runnable {
                 .setExecutionExceptionHandler((error, commandLine, parsed) -> {
                     // Configuration and checkpoint problems are the user's to fix: one clear line.
                     if (!(error instanceof IllegalArgumentException || error instanceof IllegalStateException
-                            || error instanceof CheckpointException || error instanceof java.io.UncheckedIOException)) {
+                            || error instanceof java.io.UncheckedIOException)) {
                         error.printStackTrace(commandLine.getErr());
                     }
                     commandLine.getErr().println("quire: " + error.getMessage());

@@ -1,12 +1,11 @@
 package dev.quire.gateway.observability;
 
 import dev.quire.gateway.admission.AdmissionController;
-import dev.quire.scheduler.batch.FinishReason;
-import dev.quire.scheduler.batch.SchedulerStats;
-import dev.quire.worker.engine.LlamaEngine;
+import dev.quire.scheduler.engine.FinishReason;
+import dev.quire.scheduler.engine.InferenceEngine;
+import dev.quire.scheduler.metrics.EngineMeters;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
-import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -33,6 +32,8 @@ public final class GatewayMetrics {
     private final DistributionSummary promptLength;
     private final Map<FinishReason, Counter> success = new EnumMap<>(FinishReason.class);
     private final Map<String, Counter> failures = new ConcurrentHashMap<>();
+    private final Map<String, Counter> placements = new ConcurrentHashMap<>();
+    private final Map<String, Counter> retries = new ConcurrentHashMap<>();
 
     public GatewayMetrics() {
         promptTokens = Counter.builder("quire.prompt_tokens").description("Prompt tokens processed")
@@ -58,20 +59,27 @@ public final class GatewayMetrics {
     }
 
     /** Exposes an engine's scheduler state, tagged with its model name. */
-    public void bindEngine(LlamaEngine engine) {
-        String model = engine.model().name();
-        gauge("quire.num_requests_running", "Sequences running in the engine", engine, e -> e.stats().running(), model);
-        gauge("quire.num_requests_waiting", "Sequences waiting in the engine", engine, e -> e.stats().waiting(), model);
-        gauge("quire.kv_cache_usage_perc", "Share of KV cache blocks in use (0-1)", engine,
-                e -> e.stats().kvCacheUsage(), model);
-        gauge("quire.kv_cache_blocks_used", "KV cache blocks in use", engine, e -> e.stats().kvBlocksUsed(), model);
-        gauge("quire.kv_cache_blocks_total", "KV cache blocks", engine, e -> e.stats().kvBlocksTotal(), model);
-        counter("quire.prefix_cache_queries", "Prompt tokens looked up in the prefix cache", engine,
-                SchedulerStats::prefixCacheQueryTokens, model);
-        counter("quire.prefix_cache_hits", "Prompt tokens served from the prefix cache", engine,
-                SchedulerStats::prefixCacheHitTokens, model);
-        counter("quire.num_preemptions", "Sequences preempted for lack of KV blocks", engine,
-                SchedulerStats::preemptions, model);
+    public void bindEngine(InferenceEngine engine) {
+        EngineMeters.bind(registry, engine);
+    }
+
+    /** Counts placements and dispatch retries per worker (label {@code worker}). */
+    public dev.quire.gateway.cluster.PlacementObserver placementObserver() {
+        return new dev.quire.gateway.cluster.PlacementObserver() {
+            @Override
+            public void placed(String workerId, int cachedBlocks) {
+                placements.computeIfAbsent(workerId, w -> Counter.builder("quire.placements")
+                        .tag("worker", w).description("Requests placed on each worker").register(registry))
+                        .increment();
+            }
+
+            @Override
+            public void retried(String workerId) {
+                retries.computeIfAbsent(workerId, w -> Counter.builder("quire.dispatch_retries")
+                        .tag("worker", w).description("Requests a worker refused or lost before their first token, "
+                                + "run elsewhere").register(registry)).increment();
+            }
+        };
     }
 
     /** Exposes the gateway's own admission state. */
@@ -80,17 +88,6 @@ public final class GatewayMetrics {
                 .description("Requests admitted by the gateway and not finished").register(registry);
         Gauge.builder("quire.gateway_requests_queued", admission, AdmissionController::queued)
                 .description("Admitted requests not yet scheduled by an engine").register(registry);
-    }
-
-    private void gauge(String name, String description, LlamaEngine engine,
-                       java.util.function.ToDoubleFunction<LlamaEngine> f, String model) {
-        Gauge.builder(name, engine, f).tag("model_name", model).description(description).register(registry);
-    }
-
-    private void counter(String name, String description, LlamaEngine engine,
-                         java.util.function.ToLongFunction<SchedulerStats> f, String model) {
-        FunctionCounter.builder(name, engine, e -> f.applyAsLong(e.stats())).tag("model_name", model)
-                .description(description).register(registry);
     }
 
     void recordQueueTime(long nanos) {

@@ -1,20 +1,35 @@
 package dev.quire.gateway.observability;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.quire.gateway.admission.AdmissionController;
+import dev.quire.gateway.admission.ApiKeys;
+import dev.quire.gateway.admission.GatewayException;
+import dev.quire.gateway.openai.OpenAiErrors;
 import io.vertx.ext.web.Router;
 
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * {@code GET /health} (the process is alive), {@code GET /ready} (a model is loaded and the
- * gateway is not draining) and {@code GET /metrics} (Prometheus). None needs an API key.
+ * gateway is not draining) and {@code GET /metrics} (Prometheus), none of which needs an API key;
+ * and {@code GET /cluster}, the cluster's live view, which does when keys are set.
  */
 public final class OperationsRoutes {
     private OperationsRoutes() {
     }
 
     public static void mount(Router router, GatewayMetrics metrics, AdmissionController admission,
-                             BooleanSupplier modelsLoaded) {
+                             BooleanSupplier modelsLoaded, Supplier<JsonNode> cluster) {
+        router.get("/cluster").handler(ctx -> {
+            try {
+                admission.authenticate(ApiKeys.bearer(ctx.request().getHeader("authorization")));
+            } catch (GatewayException e) {
+                OpenAiErrors.send(ctx.response(), e);
+                return;
+            }
+            ctx.response().putHeader("content-type", "application/json").end(cluster.get().toString());
+        });
         router.get("/health").handler(ctx -> ctx.response()
                 .putHeader("content-type", "application/json").end("{\"status\":\"ok\"}"));
         router.get("/ready").handler(ctx -> {

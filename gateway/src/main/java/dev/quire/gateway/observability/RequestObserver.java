@@ -3,9 +3,9 @@ package dev.quire.gateway.observability;
 import dev.quire.gateway.admission.AdmissionController;
 import dev.quire.gateway.admission.ErrorKind;
 import dev.quire.gateway.admission.GatewayException;
-import dev.quire.scheduler.batch.FinishReason;
-import dev.quire.worker.engine.GenerationListener;
-import dev.quire.worker.engine.TokenLogprobs;
+import dev.quire.scheduler.engine.FinishReason;
+import dev.quire.scheduler.engine.GenerationListener;
+import dev.quire.scheduler.engine.TokenLogprobs;
 
 /**
  * Sits between the engine and a protocol's listener: records latency metrics, releases the

@@ -3,7 +3,7 @@ package dev.quire.gateway.openai;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.quire.worker.engine.SamplingOptions;
+import dev.quire.scheduler.engine.SamplingOptions;
 
 import java.util.ArrayList;
 import java.util.HashSet;

@@ -1,6 +1,5 @@
 package dev.quire.gateway.openai;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
 import com.hubspot.jinjava.LegacyOverrides;
@@ -10,13 +9,8 @@ import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import com.hubspot.jinjava.objects.date.StrftimeFormatter;
 import dev.quire.gateway.admission.ErrorKind;
 import dev.quire.gateway.admission.GatewayException;
-import dev.quire.worker.model.TextTokenizer;
+import dev.quire.scheduler.engine.ModelInfo;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.ZonedDateTime;
 import java.util.HashMap;
 import java.util.List;
@@ -67,60 +61,9 @@ final class ChatTemplate {
         this.eosToken = eosToken == null ? "" : eosToken;
     }
 
-    /**
-     * The template of a model folder: {@code chat_template} in {@code tokenizer_config.json} (a
-     * string, or a list of named templates of which "default" is used), else a
-     * {@code chat_template.jinja} file, else the plain fallback.
-     */
-    static ChatTemplate load(Path modelDir) {
-        Path configFile = modelDir.resolve(TextTokenizer.TOKENIZER_CONFIG_FILE);
-        JsonNode config = null;
-        if (Files.isRegularFile(configFile)) {
-            try {
-                config = OpenAiJson.MAPPER.readTree(Files.readAllBytes(configFile));
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot read " + configFile + ": " + e.getMessage(), e);
-            }
-        }
-        String source = config == null ? null : templateSource(config.get("chat_template"));
-        Path jinjaFile = modelDir.resolve("chat_template.jinja");
-        if (source == null && Files.isRegularFile(jinjaFile)) {
-            try {
-                source = Files.readString(jinjaFile, StandardCharsets.UTF_8);
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot read " + jinjaFile + ": " + e.getMessage(), e);
-            }
-        }
-        return new ChatTemplate(source, config == null ? null : tokenText(config.get("bos_token")),
-                config == null ? null : tokenText(config.get("eos_token")));
-    }
-
-    private static String templateSource(JsonNode node) {
-        if (node == null || node.isNull()) {
-            return null;
-        }
-        if (node.isTextual()) {
-            return node.textValue();
-        }
-        if (node.isArray()) { // [{"name": "default", "template": "..."}, {"name": "tool_use", ...}]
-            JsonNode first = null;
-            for (JsonNode t : node) {
-                if ("default".equals(t.path("name").asText(null))) {
-                    return t.path("template").asText(null);
-                }
-                first = first == null ? t : first;
-            }
-            return first == null ? null : first.path("template").asText(null);
-        }
-        return null;
-    }
-
-    /** A special token written as "<s>" or as an AddedToken object {"content": "<s>", ...}. */
-    private static String tokenText(JsonNode node) {
-        if (node == null || node.isNull()) {
-            return null;
-        }
-        return node.isObject() ? node.path("content").asText(null) : node.asText(null);
+    /** The template a model's worker published (the plain fallback when it has none). */
+    static ChatTemplate of(ModelInfo model) {
+        return new ChatTemplate(model.chatTemplate(), model.bosToken(), model.eosToken());
     }
 
     /** Whether the model has its own template (its output then already holds BOS). */

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.quire.gateway.routing.PromptInput;
-import dev.quire.worker.engine.SamplingOptions;
+import dev.quire.scheduler.engine.SamplingOptions;
 
 import java.util.ArrayList;
 import java.util.HashSet;

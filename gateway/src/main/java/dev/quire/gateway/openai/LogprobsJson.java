@@ -2,7 +2,7 @@ package dev.quire.gateway.openai;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.quire.worker.engine.TokenLogprobs;
+import dev.quire.scheduler.engine.TokenLogprobs;
 
 import java.util.List;
 

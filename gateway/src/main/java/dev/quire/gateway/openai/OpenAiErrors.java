@@ -7,7 +7,7 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
 
 /** OpenAI's error body, {@code {"error":{"message","type","param","code"}}}, with the matching status. */
-final class OpenAiErrors {
+public final class OpenAiErrors {
     private OpenAiErrors() {
     }
 
@@ -32,7 +32,7 @@ final class OpenAiErrors {
     }
 
     /** Ends {@code response} with {@code e}'s status, body and, for rate limits, {@code Retry-After}. */
-    static void send(HttpServerResponse response, GatewayException e) {
+    public static void send(HttpServerResponse response, GatewayException e) {
         if (e.retryAfterSeconds() > 0) {
             response.putHeader("retry-after", Long.toString(e.retryAfterSeconds()));
         }

@@ -7,10 +7,9 @@ import dev.quire.gateway.admission.ErrorKind;
 import dev.quire.gateway.admission.GatewayException;
 import dev.quire.gateway.routing.PromptInput;
 import dev.quire.gateway.routing.RequestDispatcher;
-import dev.quire.worker.engine.InferenceEngine;
-import dev.quire.worker.engine.LlamaEngine;
-import dev.quire.worker.engine.RequestHandle;
-import dev.quire.worker.model.ServedModel;
+import dev.quire.scheduler.engine.InferenceEngine;
+import dev.quire.scheduler.engine.RequestHandle;
+import dev.quire.scheduler.engine.ModelInfo;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -80,12 +79,12 @@ public final class OpenAiRoutes {
         router.route("/v1/*").handler(this::unknownEndpoint);
     }
 
-    private ChatTemplate template(ServedModel model) {
-        return templates.computeIfAbsent(model.name(), n -> ChatTemplate.load(model.directory()));
+    private ChatTemplate template(ModelInfo model) {
+        return templates.computeIfAbsent(model.name(), n -> ChatTemplate.of(model));
     }
 
-    private TokenPieces pieces(ServedModel model) {
-        return pieces.computeIfAbsent(model.name(), n -> TokenPieces.of(model));
+    private TokenPieces pieces(ModelInfo model) {
+        return pieces.computeIfAbsent(model.name(), n -> new TokenPieces(model.vocabulary()));
     }
 
     private void authenticate(RoutingContext ctx) {
@@ -120,7 +119,7 @@ public final class OpenAiRoutes {
 
     private void completions(RoutingContext ctx) {
         CompletionRequest req;
-        ServedModel model;
+        ModelInfo model;
         try {
             dispatcher.checkNotDraining();
             req = CompletionRequest.parse(OpenAiJson.parseObject(body(ctx)), dispatcher.admission().limits().maxTokens());
@@ -144,7 +143,7 @@ public final class OpenAiRoutes {
 
     private void chat(RoutingContext ctx) {
         ChatRequest req;
-        ServedModel model;
+        ModelInfo model;
         try {
             dispatcher.checkNotDraining();
             // Without max_tokens a chat runs to the context's end; a server limit must still hold.
@@ -237,14 +236,13 @@ public final class OpenAiRoutes {
     }
 
     private ObjectNode modelJson(InferenceEngine engine) {
-        ServedModel m = engine.model();
+        ModelInfo m = engine.model();
         return OpenAiJson.MAPPER.createObjectNode()
                 .put("id", m.name())
                 .put("object", "model")
                 .put("created", created)
                 .put("owned_by", "quire")
-                .put("max_model_len", engine instanceof LlamaEngine llama ? llama.maxModelLen()
-                        : m.config().maxPositionEmbeddings());
+                .put("max_model_len", m.maxModelLen());
     }
 
     private void unknownEndpoint(RoutingContext ctx) {

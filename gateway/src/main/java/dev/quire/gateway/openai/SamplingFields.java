@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.quire.gateway.admission.ErrorKind;
 import dev.quire.gateway.admission.GatewayException;
-import dev.quire.worker.engine.InvalidRequestException;
-import dev.quire.worker.engine.SamplingOptions;
+import dev.quire.scheduler.engine.InvalidRequestException;
+import dev.quire.scheduler.engine.SamplingOptions;
 
 import java.util.List;
 import java.util.Set;

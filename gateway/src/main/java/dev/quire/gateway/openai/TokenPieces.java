@@ -1,19 +1,11 @@
 package dev.quire.gateway.openai;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonNode;
-import dev.quire.worker.model.ServedModel;
-import dev.quire.worker.model.TextTokenizer;
+import dev.quire.scheduler.engine.TokenVocabulary;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.regex.Pattern;
 
 /**
@@ -26,32 +18,16 @@ final class TokenPieces {
     record Piece(String text, byte[] bytes) {
     }
 
-    /** How the tokenizer's decoder maps vocabulary strings to text. */
-    enum Kind {
-        /** SentencePiece: "▁" is a space and {@code <0xNN>} a raw byte (Llama 1/2, Mistral). */
-        SENTENCEPIECE,
-        /** GPT-2 byte level: every byte is a printable stand-in character (Llama 3, Qwen). */
-        BYTE_LEVEL,
-        /** Anything else: the vocabulary string as it is. */
-        PLAIN
-    }
-
     private static final Pattern BYTE_TOKEN = Pattern.compile("<0x[0-9A-Fa-f]{2}>");
     private static final int[] BYTE_OF_CHAR = byteLevelTable();
 
-    private final TextTokenizer tokenizer;
-    private final Kind kind;
+    private final TokenVocabulary vocabulary;
     /** Filled lazily; a race only computes the same immutable piece twice. */
     private final Piece[] cache;
 
-    TokenPieces(TextTokenizer tokenizer, Kind kind) {
-        this.tokenizer = tokenizer;
-        this.kind = kind;
-        this.cache = new Piece[tokenizer.vocabSize()];
-    }
-
-    static TokenPieces of(ServedModel model) {
-        return new TokenPieces(model.tokenizer(), kind(model.directory().resolve(TextTokenizer.TOKENIZER_FILE)));
+    TokenPieces(TokenVocabulary vocabulary) {
+        this.vocabulary = vocabulary;
+        this.cache = new Piece[vocabulary.size()];
     }
 
     Piece piece(int id) {
@@ -67,14 +43,14 @@ final class TokenPieces {
     }
 
     private Piece compute(int id) {
-        String token = tokenizer.token(id);
+        String token = vocabulary.token(id);
         if (token == null) {
             return new Piece("", new byte[0]);
         }
-        if (tokenizer.isSpecial(id)) {
+        if (vocabulary.isSpecial(id)) {
             return new Piece(token, token.getBytes(StandardCharsets.UTF_8));
         }
-        byte[] bytes = switch (kind) {
+        byte[] bytes = switch (vocabulary.decoding()) {
             case SENTENCEPIECE -> BYTE_TOKEN.matcher(token).matches()
                     ? new byte[]{(byte) Integer.parseInt(token.substring(3, 5), 16)}
                     : token.replace('\u2581', ' ').getBytes(StandardCharsets.UTF_8);
@@ -121,37 +97,5 @@ final class TokenPieces {
             table[printable ? b : 256 + extra++] = b;
         }
         return table;
-    }
-
-    /** Reads only the {@code decoder} of tokenizer.json (the file can be many megabytes). */
-    static Kind kind(Path tokenizerJson) {
-        JsonNode decoder = null;
-        try (JsonParser p = OpenAiJson.MAPPER.createParser(Files.newInputStream(tokenizerJson))) {
-            if (p.nextToken() == JsonToken.START_OBJECT) {
-                while (p.nextToken() == JsonToken.FIELD_NAME) {
-                    String name = p.currentName();
-                    p.nextToken();
-                    if (name.equals("decoder")) {
-                        decoder = OpenAiJson.MAPPER.reader()
-                                .without(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(p);
-                        break;
-                    }
-                    p.skipChildren();
-                }
-            }
-        } catch (IOException e) {
-            return Kind.PLAIN; // TextTokenizer already validated the file; be lenient here
-        }
-        if (decoder == null) {
-            return Kind.PLAIN;
-        }
-        var types = decoder.findValuesAsText("type");
-        if (types.contains("ByteLevel")) {
-            return Kind.BYTE_LEVEL;
-        }
-        if (types.contains("Metaspace") || types.contains("ByteFallback") || decoder.toString().contains("\u2581")) {
-            return Kind.SENTENCEPIECE;
-        }
-        return Kind.PLAIN;
     }
 }

@@ -1,7 +1,8 @@
 package dev.quire.gateway.routing;
 
-import dev.quire.worker.engine.InferenceEngine;
-import dev.quire.worker.engine.InvalidRequestException;
+import dev.quire.scheduler.engine.EngineUnavailableException;
+import dev.quire.scheduler.engine.InferenceEngine;
+import dev.quire.scheduler.engine.InvalidRequestException;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,7 +27,7 @@ public final class ModelCatalog {
      */
     public synchronized InferenceEngine resolve(String name) {
         if (engines.isEmpty()) {
-            throw new IllegalStateException("no model is loaded");
+            throw new EngineUnavailableException("no model is served yet: no worker has joined");
         }
         if (name == null || name.isEmpty()) {
             return engines.values().iterator().next();

@@ -6,12 +6,11 @@ import dev.quire.gateway.admission.GatewayException;
 import dev.quire.gateway.observability.AccessLog;
 import dev.quire.gateway.observability.GatewayMetrics;
 import dev.quire.gateway.observability.RequestObserver;
-import dev.quire.worker.engine.GenerationListener;
-import dev.quire.worker.engine.GenerationRequest;
-import dev.quire.worker.engine.InferenceEngine;
-import dev.quire.worker.engine.RequestHandle;
-import dev.quire.worker.engine.SamplingOptions;
-import dev.quire.worker.model.ServedModel;
+import dev.quire.scheduler.engine.GenerationListener;
+import dev.quire.scheduler.engine.GenerationRequest;
+import dev.quire.scheduler.engine.InferenceEngine;
+import dev.quire.scheduler.engine.RequestHandle;
+import dev.quire.scheduler.engine.SamplingOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 
@@ -110,9 +109,8 @@ public final class RequestDispatcher {
             return refused(e);
         }
         Call call = checked;
-        ServedModel model = engine.model();
         Future<int[]> ids = call.prompt().isText()
-                ? tokenize(model, call.prompt().text(), call.prompt().addSpecialTokens())
+                ? tokenize(engine, call.prompt().text(), call.prompt().addSpecialTokens())
                 : Future.succeededFuture(call.prompt().tokenIds());
         return ids.recover(e -> Future.failedFuture(new GatewayException(ErrorKind.INTERNAL, "prompt",
                         "tokenization failed: " + e.getMessage())))
@@ -218,7 +216,7 @@ public final class RequestDispatcher {
     }
 
     /** Tokenizes off the event loop: long prompts take real time. */
-    public Future<int[]> tokenize(ServedModel model, String text, boolean addSpecialTokens) {
-        return vertx.executeBlocking(() -> model.tokenizer().encode(text, addSpecialTokens), false);
+    public Future<int[]> tokenize(InferenceEngine engine, String text, boolean addSpecialTokens) {
+        return vertx.executeBlocking(() -> engine.text().encode(text, addSpecialTokens), false);
     }
 }

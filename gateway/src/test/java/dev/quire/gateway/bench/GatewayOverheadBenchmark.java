@@ -13,7 +13,8 @@ import dev.quire.proto.v1.GenerateResponse;
 import dev.quire.proto.v1.InferenceGrpc;
 import dev.quire.proto.v1.SamplingParams;
 import dev.quire.proto.v1.TokenIds;
-import dev.quire.worker.model.ServedModel;
+import dev.quire.gateway.TestModels;
+import dev.quire.scheduler.engine.ModelInfo;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
@@ -42,8 +43,7 @@ public final class GatewayOverheadBenchmark {
 
     public static void main(String[] args) throws Exception {
         Path out = Path.of(args.length > 0 ? args[0] : "gateway/benchmarks/overhead.md");
-        Path modelDir = Path.of(args.length > 1 ? args[1] : "models/stories260K");
-        ServedModel model = ServedModel.load(modelDir, "instant");
+        ModelInfo model = TestModels.model("instant", 4096);
         Vertx vertx = Vertx.vertx();
         GatewayMetrics metrics = new GatewayMetrics();
         AdmissionController admission = new AdmissionController(ApiKeys.none(),

@@ -1,11 +1,14 @@
 package dev.quire.gateway.bench;
 
-import dev.quire.scheduler.batch.FinishReason;
-import dev.quire.worker.engine.GenerationListener;
-import dev.quire.worker.engine.GenerationRequest;
-import dev.quire.worker.engine.InferenceEngine;
-import dev.quire.worker.engine.RequestHandle;
-import dev.quire.worker.model.ServedModel;
+import dev.quire.scheduler.engine.FinishReason;
+import dev.quire.scheduler.engine.GenerationListener;
+import dev.quire.scheduler.engine.GenerationRequest;
+import dev.quire.scheduler.engine.InferenceEngine;
+import dev.quire.scheduler.engine.RequestHandle;
+import dev.quire.gateway.TestModels;
+import dev.quire.scheduler.batch.SchedulerStats;
+import dev.quire.scheduler.engine.ModelInfo;
+import dev.quire.scheduler.engine.TextCodec;
 
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -21,7 +24,7 @@ import java.util.concurrent.locks.LockSupport;
  * can measure the latency the gateway adds.
  */
 final class InstantEngine implements InferenceEngine {
-    private final ServedModel model;
+    private final ModelInfo model;
     private final ConcurrentLinkedQueue<Running> arrivals = new ConcurrentLinkedQueue<>();
     private final List<Running> running = new ArrayList<>();
     private final Thread thread;
@@ -45,7 +48,7 @@ final class InstantEngine implements InferenceEngine {
         stepNanos = nanos;
     }
 
-    InstantEngine(ServedModel model) {
+    InstantEngine(ModelInfo model) {
         this.model = model;
         this.thread = new Thread(this::loop, "instant-engine");
         thread.setDaemon(true);
@@ -53,8 +56,18 @@ final class InstantEngine implements InferenceEngine {
     }
 
     @Override
-    public ServedModel model() {
+    public ModelInfo model() {
         return model;
+    }
+
+    @Override
+    public TextCodec text() {
+        return TestModels.BYTES;
+    }
+
+    @Override
+    public SchedulerStats stats() {
+        return new SchedulerStats(running.size(), arrivals.size(), 0, 1, 0, 0, 0, 0, 0);
     }
 
     @Override

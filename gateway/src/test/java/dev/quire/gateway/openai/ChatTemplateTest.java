@@ -16,8 +16,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * Real Hugging Face chat templates (copied from the models' tokenizer_config.json files), rendered
  * by Jinjava; every expected string was produced by Python's Jinja2 set up as transformers does.
  */
-class ChatTemplateTest {
-    static final String LLAMA2 = "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}";
+public class ChatTemplateTest {
+    public static final String LLAMA2 = "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}{% set system_message = messages[0]['content'] %}{% else %}{% set loop_messages = messages %}{% set system_message = false %}{% endif %}{% for message in loop_messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if loop.index0 == 0 and system_message != false %}{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + message['content'] %}{% else %}{% set content = message['content'] %}{% endif %}{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ ' '  + content.strip() + ' ' + eos_token }}{% endif %}{% endfor %}";
     static final String LLAMA3 = "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | trim + '<|eot_id|>' %}{% if loop.index0 == 0 %}{% set content = bos_token + content %}{% endif %}{{ content }}{% endfor %}{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}";
     static final String CHATML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
     /** Mistral's: whitespace control ({%- and {{-) over indented lines. */
@@ -82,27 +82,5 @@ class ChatTemplateTest {
         assertThat(plain.isModelTemplate()).isFalse();
         assertThat(plain.render(CONVERSATION)).isEqualTo(
                 "system: Be brief.\nuser:   Hi there  \nassistant: Hello!\nuser: Tell me a story.\nAbout a cat.\nassistant:");
-    }
-
-    @Test
-    void loadsTemplateAndSpecialTokensFromTokenizerConfig(@TempDir Path dir) throws Exception {
-        // A list of named templates picks "default"; tokens may be AddedToken objects.
-        Files.writeString(dir.resolve("tokenizer_config.json"), """
-                {"bos_token": {"content": "<|begin|>", "lstrip": false}, "eos_token": "<|end|>",
-                 "chat_template": [{"name": "tool_use", "template": "TOOLS"},
-                                   {"name": "default", "template": "{{ bos_token }}{% for m in messages %}{{ m.role }}={{ m.content }}{{ eos_token }}{% endfor %}"}]}
-                """);
-        ChatTemplate t = ChatTemplate.load(dir);
-        assertThat(t.isModelTemplate()).isTrue();
-        assertThat(t.render(List.of(new ChatMessage("user", "hi", null)))).isEqualTo("<|begin|>user=hi<|end|>");
-    }
-
-    @Test
-    void loadsChatTemplateJinjaFileAndFallsBackWithoutOne(@TempDir Path dir) throws Exception {
-        assertThat(ChatTemplate.load(dir).isModelTemplate()).isFalse();
-        Files.writeString(dir.resolve("tokenizer_config.json"), "{\"bos_token\": \"<s>\"}");
-        assertThat(ChatTemplate.load(dir).isModelTemplate()).isFalse();
-        Files.writeString(dir.resolve("chat_template.jinja"), "{{ bos_token }}{{ messages[-1]['content'] }}");
-        assertThat(ChatTemplate.load(dir).render(List.of(new ChatMessage("user", "hi", null)))).isEqualTo("<s>hi");
     }
 }

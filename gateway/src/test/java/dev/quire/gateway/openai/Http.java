@@ -17,20 +17,20 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** A plain JDK HTTP client for the OpenAI-compatible API, and an exact reader of its SSE framing. */
-final class Http {
-    static final ObjectMapper JSON = new ObjectMapper();
+public final class Http {
+    public static final ObjectMapper JSON = new ObjectMapper();
     private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(10)).build();
 
     private Http() {
     }
 
-    record Reply(int status, HttpHeaders headers, byte[] bytes) {
-        String body() {
+    public record Reply(int status, HttpHeaders headers, byte[] bytes) {
+        public String body() {
             return new String(bytes, StandardCharsets.UTF_8);
         }
 
-        JsonNode json() {
+        public JsonNode json() {
             try {
                 return JSON.readTree(bytes);
             } catch (IOException e) {
@@ -39,7 +39,7 @@ final class Http {
         }
 
         /** The error object of an OpenAI error body, checked for its exact shape. */
-        JsonNode error() {
+        public JsonNode error() {
             JsonNode body = json();
             assertThat(body.size()).as(body()).isEqualTo(1);
             JsonNode error = body.get("error");
@@ -51,21 +51,21 @@ final class Http {
             return error;
         }
 
-        String header(String name) {
+        public String header(String name) {
             return headers.firstValue(name).orElse(null);
         }
     }
 
-    static Reply post(int port, String path, String json, String... headers) {
+    public static Reply post(int port, String path, String json, String... headers) {
         return send(port, path, "POST", HttpRequest.BodyPublishers.ofString(json), with("content-type",
                 "application/json", headers));
     }
 
-    static Reply postBytes(int port, String path, byte[] body, String... headers) {
+    public static Reply postBytes(int port, String path, byte[] body, String... headers) {
         return send(port, path, "POST", HttpRequest.BodyPublishers.ofByteArray(body), headers);
     }
 
-    static Reply get(int port, String path, String... headers) {
+    public static Reply get(int port, String path, String... headers) {
         return send(port, path, "GET", HttpRequest.BodyPublishers.noBody(), headers);
     }
 
@@ -103,7 +103,7 @@ final class Http {
      * The events of an SSE body, checked to be exactly {@code data: <one line>\n\n} each and to end
      * with {@code data: [DONE]\n\n}; returns the JSON of every event before [DONE].
      */
-    static List<JsonNode> events(Reply reply) {
+    public static List<JsonNode> events(Reply reply) {
         assertThat(reply.status()).as(reply.body()).isEqualTo(200);
         assertThat(reply.header("content-type")).startsWith("text/event-stream");
         String body = reply.body();
@@ -130,9 +130,20 @@ final class Http {
         return out;
     }
 
-    static String fields(JsonNode node) {
+    public static String fields(JsonNode node) {
         List<String> names = new ArrayList<>();
         node.fieldNames().forEachRemaining(names::add);
         return String.join(",", names);
+    }
+
+    /** The generated text of a completion's or chat's chunks (or of one non-streamed body). */
+    public static String text(List<JsonNode> chunks) {
+        StringBuilder out = new StringBuilder();
+        for (JsonNode chunk : chunks) {
+            for (JsonNode c : chunk.get("choices")) {
+                out.append(c.has("delta") ? c.get("delta").path("content").asText("") : c.get("text").asText());
+            }
+        }
+        return out.toString();
     }
 }

@@ -1,9 +1,9 @@
 package dev.quire.gateway.openai;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.quire.scheduler.batch.FinishReason;
-import dev.quire.worker.engine.GenerationListener;
-import dev.quire.worker.engine.RequestHandle;
+import dev.quire.scheduler.engine.FinishReason;
+import dev.quire.scheduler.engine.GenerationListener;
+import dev.quire.scheduler.engine.RequestHandle;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.ext.web.Router;
@@ -97,7 +97,7 @@ class OpenAiResponseTest {
             l.onFinish(FinishReason.ABORTED, 3, 1);
         });
         List<JsonNode> chunks = Http.events(Http.post(port, "/t", "{}"));
-        assertThat(OpenAiApiTest.text(chunks)).isEqualTo("Hi");
+        assertThat(Http.text(chunks)).isEqualTo("Hi");
         assertThat(chunks.get(chunks.size() - 1).get("choices").get(0).get("finish_reason").asText()).isEqualTo("abort");
     }
 

@@ -7,19 +7,21 @@ import dev.quire.gateway.admission.ErrorKind;
 import dev.quire.gateway.admission.GatewayException;
 import dev.quire.gateway.observability.AccessLog;
 import dev.quire.gateway.observability.GatewayMetrics;
-import dev.quire.scheduler.batch.FinishReason;
-import dev.quire.worker.engine.GenerationListener;
-import dev.quire.worker.engine.GenerationRequest;
-import dev.quire.worker.engine.InferenceEngine;
-import dev.quire.worker.engine.RequestHandle;
-import dev.quire.worker.engine.SamplingOptions;
-import dev.quire.worker.engine.TokenLogprobs;
-import dev.quire.worker.model.ServedModel;
+import dev.quire.scheduler.engine.FinishReason;
+import dev.quire.scheduler.engine.GenerationListener;
+import dev.quire.scheduler.engine.GenerationRequest;
+import dev.quire.scheduler.engine.InferenceEngine;
+import dev.quire.scheduler.engine.RequestHandle;
+import dev.quire.scheduler.engine.SamplingOptions;
+import dev.quire.scheduler.engine.TokenLogprobs;
+import dev.quire.gateway.TestModels;
+import dev.quire.scheduler.batch.SchedulerStats;
+import dev.quire.scheduler.engine.ModelInfo;
+import dev.quire.scheduler.engine.TextCodec;
 import io.vertx.core.Vertx;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -39,12 +41,22 @@ class RequestDispatcherTest {
 
     /** Queues everything forever; cancelling ends a request as ABORTED, as the real engine does. */
     static final class StalledEngine implements InferenceEngine {
-        final ServedModel model = ServedModel.load(Path.of("../models/stories260K"), "stalled");
+        final ModelInfo model = TestModels.model("stalled", 512);
         final List<GenerationRequest> submitted = new CopyOnWriteArrayList<>();
 
         @Override
-        public ServedModel model() {
+        public ModelInfo model() {
             return model;
+        }
+
+        @Override
+        public TextCodec text() {
+            return TestModels.BYTES;
+        }
+
+        @Override
+        public SchedulerStats stats() {
+            return new SchedulerStats(0, submitted.size(), 0, 1, 0, 0, 0, 0, 0);
         }
 
         @Override

@@ -1,7 +1,7 @@
 package dev.quire.loadtest.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.quire.gateway.AllInOneServer;
+import dev.quire.server.AllInOneServer;
 import dev.quire.worker.engine.EngineConfig;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

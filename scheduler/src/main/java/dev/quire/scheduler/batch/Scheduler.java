@@ -1,5 +1,7 @@
 package dev.quire.scheduler.batch;
 
+import dev.quire.scheduler.engine.FinishReason;
+
 import dev.quire.scheduler.kv.BlockHashFunction;
 import dev.quire.scheduler.kv.BlockHasher;
 import dev.quire.scheduler.kv.KvCacheManager;
@@ -141,6 +143,11 @@ public final class Scheduler {
     /** The live (not finished) sequence with this id, or {@code null}. */
     public Sequence get(String requestId) {
         return live.get(requestId);
+    }
+
+    /** Chain values of at most {@code limit} blocks in the prefix cache, for the cluster's prefix index. */
+    public long[] cachedPrefixHashes(int limit) {
+        return kvCache.pool().cachedHashValues(limit);
     }
 
     public SchedulerStats stats() {

@@ -1,5 +1,7 @@
 package dev.quire.scheduler.batch;
 
+import dev.quire.scheduler.engine.FinishReason;
+
 import dev.quire.scheduler.kv.SequenceBlocks;
 import java.util.Arrays;
 import java.util.Comparator;

@@ -1,11 +1,19 @@
 package dev.quire.scheduler.cluster;
 
+import com.hazelcast.cluster.Member;
 import com.hazelcast.config.Config;
+import com.hazelcast.config.JavaSerializationFilterConfig;
 import com.hazelcast.config.JoinConfig;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
 
-/** This process's membership in the Hazelcast control-plane cluster. */
+import java.util.List;
+
+/**
+ * This process's membership in the Hazelcast control-plane cluster. Hazelcast binds the one
+ * configured interface only (never every interface), Quire's records travel as Compact data, and
+ * Java deserialization is refused for every class outside Hazelcast's own and the JDK's basic types.
+ */
 public final class ClusterMember implements AutoCloseable {
     private final HazelcastInstance hazelcast;
 
@@ -14,25 +22,58 @@ public final class ClusterMember implements AutoCloseable {
     }
 
     public static ClusterMember start(ClusterSettings settings) {
+        return start(settings, java.util.Map.of());
+    }
+
+    /** Starts a member that announces {@code attributes} to the others (a gateway's public ports, say). */
+    public static ClusterMember start(ClusterSettings settings, java.util.Map<String, String> attributes) {
+        quietLogging();
         Config config = new Config();
         config.setClusterName(settings.clusterName());
         config.setLiteMember(settings.liteMember());
+        attributes.forEach(config.getMemberAttributeConfig()::setAttribute);
         config.setProperty("hazelcast.phone.home.enabled", "false");
         config.setProperty("hazelcast.logging.type", "slf4j");
+        // Bind the configured interface only: by default Hazelcast listens on every interface.
+        config.setProperty("hazelcast.socket.bind.any", "false");
         // The process's own shutdown (drain, then leave the cluster) decides the order; Hazelcast's
         // hook would leave the cluster first, under requests still running.
         config.setProperty("hazelcast.shutdownhook.enabled", "false");
         // Quick failure detection of frozen members; a killed member is noticed at once anyway.
         config.setProperty("hazelcast.heartbeat.interval.seconds", "1");
         config.setProperty("hazelcast.max.no.heartbeat.seconds", "5");
+        // A joining member waits this long for others at start; a lone member need not wait 5 s.
+        config.setProperty("hazelcast.wait.seconds.before.join", "0");
         config.getNetworkConfig().setPort(settings.port()).setPortAutoIncrement(true);
         config.getNetworkConfig().getInterfaces().setEnabled(true).addInterface(settings.host());
         JoinConfig join = config.getNetworkConfig().getJoin();
         join.getMulticastConfig().setEnabled(false);
         join.getAutoDetectionConfig().setEnabled(false);
-        join.getTcpIpConfig().setEnabled(!settings.members().isEmpty());
-        settings.members().forEach(join.getTcpIpConfig()::addMember);
+        if (settings.kubernetesDns() != null) {
+            join.getKubernetesConfig().setEnabled(true).setProperty("service-dns", settings.kubernetesDns());
+        } else {
+            // Every member uses TCP-IP join (Hazelcast refuses members whose join methods differ); a
+            // member given no others lists itself, and so starts a cluster the others can join.
+            join.getTcpIpConfig().setEnabled(true);
+            if (settings.members().isEmpty()) {
+                join.getTcpIpConfig().addMember(settings.host() + ":" + settings.port());
+            }
+            settings.members().forEach(join.getTcpIpConfig()::addMember);
+        }
+        config.getSerializationConfig().getCompactSerializationConfig()
+                .addSerializer(new WorkerRecordSerializer());
+        config.getSerializationConfig().setJavaSerializationFilterConfig(new JavaSerializationFilterConfig()
+                .setDefaultsDisabled(false));
+        config.getSerializationConfig().getJavaSerializationFilterConfig().getWhitelist()
+                .addPrefixes("com.hazelcast.", "java.lang.", "java.util.", "[");
         return new ClusterMember(Hazelcast.newHazelcastInstance(config));
+    }
+
+    /** Hazelcast's start-up banner and per-member chatter are not a product's log. */
+    private static void quietLogging() {
+        if (System.getProperty("org.slf4j.simpleLogger.log.com.hazelcast") == null) {
+            System.setProperty("org.slf4j.simpleLogger.log.com.hazelcast", "warn");
+        }
     }
 
     public HazelcastInstance hazelcast() {
@@ -41,6 +82,17 @@ public final class ClusterMember implements AutoCloseable {
 
     public String memberId() {
         return hazelcast.getCluster().getLocalMember().getUuid().toString();
+    }
+
+    /** This member's Hazelcast address, host:port. */
+    public String address() {
+        var a = hazelcast.getCluster().getLocalMember().getAddress();
+        return a.getHost() + ":" + a.getPort();
+    }
+
+    /** The full (non-lite) members: the gateways. */
+    public List<Member> dataMembers() {
+        return hazelcast.getCluster().getMembers().stream().filter(m -> !m.isLiteMember()).toList();
     }
 
     @Override

@@ -8,13 +8,14 @@ import java.util.List;
 import java.util.UUID;
 
 /**
- * The cluster-wide view of workers, an IMap keyed by member id. Each worker republishes its own
- * record; when a member leaves, the survivors drop its record so placement never picks it.
+ * The cluster-wide table of workers, an IMap keyed by worker id (its member id). Each worker
+ * republishes its own record; when a member leaves, the survivors drop its record so that nobody
+ * places work on it.
  */
-public final class WorkerRegistry {
+public final class WorkerRegistry implements AutoCloseable {
     public static final String MAP_NAME = "quire.workers";
 
-    private final IMap<String, WorkerInfo> workers;
+    private final IMap<String, WorkerRecord> workers;
     private final UUID listener;
     private final ClusterMember member;
 
@@ -28,23 +29,34 @@ public final class WorkerRegistry {
 
             @Override
             public void memberRemoved(MembershipEvent event) {
-                workers.remove(event.getMember().getUuid().toString());
+                try {
+                    workers.delete(event.getMember().getUuid().toString());
+                } catch (RuntimeException e) {
+                    // This member is shutting down too; the others clean up.
+                }
             }
         });
     }
 
-    public void publish(WorkerInfo info) {
-        workers.set(info.workerId(), info);
+    /** The map every gateway reads. */
+    IMap<String, WorkerRecord> map() {
+        return workers;
     }
 
-    public List<WorkerInfo> workers() {
+    public void publish(WorkerRecord record) {
+        workers.set(record.workerId(), record);
+    }
+
+    /** Every record, as the map holds it now (one remote call per partition owner: not for hot paths). */
+    public List<WorkerRecord> workers() {
         return List.copyOf(workers.values());
     }
 
     public void withdraw(String workerId) {
-        workers.remove(workerId);
+        workers.delete(workerId);
     }
 
+    @Override
     public void close() {
         member.hazelcast().getCluster().removeMembershipListener(listener);
     }

@@ -41,4 +41,21 @@ public final class BlockHasher {
         long value = function.hash(parentValue, tokens, from, blockSize, salt);
         return new BlockHash(value, parent, Arrays.copyOfRange(tokens, from, from + blockSize), salt);
     }
+
+    /**
+     * The chain values of the full blocks of {@code tokens} that a prefix-cache lookup can hit:
+     * the first {@code (tokens.length - 1) / blockSize} blocks, as {@link KvCacheManager#admit}
+     * leaves at least the last token to compute. A gateway matches these against the values
+     * workers publish, with the same hashing as the workers' caches.
+     */
+    public long[] prefixChain(int[] tokens, int blockSize) {
+        int blocks = tokens.length == 0 ? 0 : (tokens.length - 1) / blockSize;
+        long[] out = new long[blocks];
+        long parent = ROOT_PARENT_HASH;
+        for (int b = 0; b < blocks; b++) {
+            parent = function.hash(parent, tokens, b * blockSize, blockSize, salt);
+            out[b] = parent;
+        }
+        return out;
+    }
 }

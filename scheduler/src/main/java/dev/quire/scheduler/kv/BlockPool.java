@@ -54,6 +54,27 @@ public final class BlockPool {
         return refCounts[checkId(blockId)];
     }
 
+    /**
+     * Chain values of cached blocks, at most {@code limit}, those of blocks in use first (they are
+     * the least likely to be evicted soon).
+     */
+    public long[] cachedHashValues(int limit) {
+        long[] out = new long[Math.min(limit, cachedBlocks.size())];
+        int n = 0;
+        for (int pass = 0; pass < 2 && n < out.length; pass++) {
+            for (Map.Entry<BlockHash, Integer> e : cachedBlocks.entrySet()) {
+                if (n == out.length) {
+                    break;
+                }
+                boolean inUse = refCount(e.getValue()) > 0;
+                if (inUse == (pass == 0)) {
+                    out[n++] = e.getKey().value();
+                }
+            }
+        }
+        return out;
+    }
+
     /** The key this block is cached under, or {@code null}. */
     public BlockHash hashOf(int blockId) {
         return hashes[checkId(blockId)];

@@ -1,5 +1,7 @@
 package dev.quire.scheduler.batch;
 
+import dev.quire.scheduler.engine.FinishReason;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

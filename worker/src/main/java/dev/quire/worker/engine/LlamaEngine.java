@@ -1,10 +1,27 @@
 package dev.quire.worker.engine;
 
+import dev.quire.scheduler.engine.InvalidRequestException;
+
+import dev.quire.scheduler.engine.TokenLogprobs;
+
+import dev.quire.scheduler.engine.SamplingOptions;
+
+import dev.quire.scheduler.engine.RequestHandle;
+
+import dev.quire.scheduler.engine.GenerationListener;
+
+import dev.quire.scheduler.engine.GenerationRequest;
+
+import dev.quire.scheduler.engine.InferenceEngine;
+
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.util.cuda.CudaUtils;
-import dev.quire.scheduler.batch.FinishReason;
 import dev.quire.scheduler.batch.ScheduledSequence;
+import dev.quire.scheduler.engine.EngineUnavailableException;
+import dev.quire.scheduler.engine.FinishReason;
+import dev.quire.scheduler.engine.ModelInfo;
+import dev.quire.scheduler.engine.TextCodec;
 import dev.quire.scheduler.batch.Scheduler;
 import dev.quire.scheduler.batch.SchedulerConfig;
 import dev.quire.scheduler.batch.SchedulerStats;
@@ -36,6 +53,7 @@ public final class LlamaEngine implements InferenceEngine {
     private static final Logger LOG = LoggerFactory.getLogger(LlamaEngine.class);
 
     private final ServedModel model;
+    private final ModelInfo info;
     private final LlamaModel llama;
     private final PagedKvCache cache;
     private final Scheduler scheduler;
@@ -53,6 +71,13 @@ public final class LlamaEngine implements InferenceEngine {
     private final Thread thread;
     private volatile SchedulerStats stats;
     private volatile java.util.function.Consumer<StepReport> stepObserver = r -> { };
+    /** Published for the cluster by the engine thread: see {@link #health()}. */
+    private volatile long[] prefixHashes = new long[0];
+    private long prefixHashesAt;
+    private final java.util.concurrent.atomic.AtomicLong requestsCompleted = new java.util.concurrent.atomic.AtomicLong();
+    private volatile double stepMillis;
+    private volatile long lastProgressNanos = System.nanoTime();
+    private volatile boolean busy;
 
     public LlamaEngine(ServedModel model, EngineConfig config) {
         this.model = model;
@@ -80,6 +105,7 @@ public final class LlamaEngine implements InferenceEngine {
         this.scheduler = new Scheduler(new SchedulerConfig(numBlocks, config.blockSize(),
                 Math.max(config.maxBatchedTokens(), 1), config.maxSeqs(), maxModelLen, config.prefixCaching(), 0L));
         this.stats = scheduler.stats();
+        this.info = model.info(maxModelLen);
         LOG.info("Model {} on {} ({}): {} layers, hidden {}, vocab {}; KV cache {} blocks x {} tokens = {} MiB; "
                         + "max model len {}; {}", model.name(), device, dtype, model.config().numLayers(),
                 model.config().hiddenSize(), vocab, numBlocks, config.blockSize(),
@@ -121,8 +147,21 @@ public final class LlamaEngine implements InferenceEngine {
     }
 
     @Override
-    public ServedModel model() {
+    public ModelInfo model() {
+        return info;
+    }
+
+    /** The loaded model: folder, configuration and tokenizer. */
+    public ServedModel servedModel() {
         return model;
+    }
+
+    @Override
+    public TextCodec text() {
+        if (model.tokenizer() == null) {
+            throw new IllegalStateException("model '" + model.name() + "' was loaded without a tokenizer");
+        }
+        return model.tokenizer();
     }
 
     /** Most tokens (prompt + output) one sequence may hold. */
@@ -131,6 +170,7 @@ public final class LlamaEngine implements InferenceEngine {
     }
 
     /** The scheduler's counters after the latest step. */
+    @Override
     public SchedulerStats stats() {
         return stats;
     }
@@ -143,7 +183,7 @@ public final class LlamaEngine implements InferenceEngine {
     @Override
     public RequestHandle submit(GenerationRequest request, GenerationListener listener) {
         if (closed.get()) {
-            throw new IllegalStateException("engine is shut down");
+            throw new EngineUnavailableException("engine is shut down");
         }
         int[] prompt = request.promptTokenIds();
         if (prompt.length >= maxModelLen) {
@@ -175,11 +215,16 @@ public final class LlamaEngine implements InferenceEngine {
             try {
                 admitAndCancel();
                 stats = scheduler.stats();
+                refreshPrefixHashes();
                 if (!scheduler.hasWork()) {
+                    busy = false;
                     LockSupport.park(this);
+                    lastProgressNanos = System.nanoTime();
                     continue;
                 }
+                busy = true;
                 step();
+                lastProgressNanos = System.nanoTime();
             } catch (RuntimeException | Error e) {
                 LOG.error("Engine step failed; failing its requests", e);
                 failAll(e);
@@ -255,6 +300,8 @@ public final class LlamaEngine implements InferenceEngine {
             }
         }
         stats = scheduler.stats();
+        long stepNanos = System.nanoTime() - start;
+        stepMillis = stepMillis == 0 ? stepNanos / 1e6 : 0.8 * stepMillis + 0.2 * stepNanos / 1e6;
         stepObserver.accept(new StepReport(plan.stepIndex(), items.size(), plan.totalTokens(), decodes, forwardNanos,
                 System.nanoTime() - start, blocksUsed, kvTokens, cache.blockSize()));
     }
@@ -289,7 +336,39 @@ public final class LlamaEngine implements InferenceEngine {
         }
     }
 
+    /** Copies the prefix cache's contents for the cluster, at most every 200 ms (engine thread). */
+    private void refreshPrefixHashes() {
+        long now = System.nanoTime();
+        if (now - prefixHashesAt > 200_000_000L) {
+            prefixHashesAt = now;
+            prefixHashes = scheduler.cachedPrefixHashes(dev.quire.scheduler.cluster.WorkerRecord.MAX_PREFIX_HASHES);
+        }
+    }
+
+    /**
+     * What the worker publishes about this engine.
+     *
+     * @param alive             the engine thread runs and has not stalled (busy with no step finished for 60 s)
+     * @param requestsCompleted requests finished (any reason) since start
+     * @param stepMillis        recent step time, exponentially averaged
+     * @param prefixHashes      chain values of blocks in the prefix cache (a recent copy)
+     */
+    public record Health(boolean alive, long requestsCompleted, double stepMillis, long[] prefixHashes) {
+    }
+
+    public Health health() {
+        boolean stalled = busy && System.nanoTime() - lastProgressNanos > 60_000_000_000L;
+        return new Health(thread.isAlive() && !closed.get() && !stalled, requestsCompleted.get(), stepMillis,
+                prefixHashes);
+    }
+
+    /** Tokens per KV block. */
+    public int blockSize() {
+        return cache.blockSize();
+    }
+
     private void finish(ActiveRequest r, FinishReason reason) {
+        requestsCompleted.incrementAndGet();
         running.remove(r.request.requestId());
         live.remove(r.request.requestId());
         r.listener.onFinish(reason, r.request.promptTokenIds().length, r.completionTokens);

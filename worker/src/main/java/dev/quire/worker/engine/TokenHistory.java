@@ -1,5 +1,7 @@
 package dev.quire.worker.engine;
 
+import dev.quire.scheduler.engine.SamplingOptions;
+
 import java.util.HashMap;
 import java.util.Map;
 

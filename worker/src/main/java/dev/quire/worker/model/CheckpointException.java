@@ -3,9 +3,9 @@ package dev.quire.worker.model;
 /**
  * Thrown when a checkpoint folder is missing, malformed or unsupported. The message names the file
  * and the problem (for example {@code "config.json: missing key 'hidden_size'"}), so that it can be
- * shown to an operator as is.
+ * shown to an operator as is. An argument error: the operator pointed Quire at a bad folder.
  */
-public final class CheckpointException extends RuntimeException {
+public final class CheckpointException extends IllegalArgumentException {
 
     private static final long serialVersionUID = 1L;
 

@@ -86,6 +86,8 @@ final class ModelConfigJson {
                     maxPositions, f.optionalDouble("rms_norm_eps", 1e-6), f.optionalDouble("rope_theta", 10000.0),
                     ropeScaling, f.optionalBoolean("tie_word_embeddings", false), attentionBias, bos,
                     eos.stream().mapToInt(Integer::intValue).toArray());
+        } catch (CheckpointException e) {
+            throw e;
         } catch (IllegalArgumentException e) {
             throw new CheckpointException(sourceName + ": " + e.getMessage(), e);
         }

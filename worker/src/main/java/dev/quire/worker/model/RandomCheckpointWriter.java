@@ -219,13 +219,13 @@ public final class RandomCheckpointWriter {
                 }
             }
             return 0;
+        } catch (CheckpointException | IOException e) {
+            err.println("error: " + e.getMessage());
+            return 1;
         } catch (IllegalArgumentException e) {
             err.println("error: " + e.getMessage());
             err.println(USAGE);
             return 2;
-        } catch (CheckpointException | IOException e) {
-            err.println("error: " + e.getMessage());
-            return 1;
         }
     }
 

@@ -3,6 +3,8 @@ package dev.quire.worker.model;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.quire.scheduler.engine.TextCodec;
+import dev.quire.scheduler.engine.TokenVocabulary;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -25,7 +27,7 @@ import java.util.regex.Pattern;
  *
  * <p>Thread-safe: the native tokenizer is immutable after loading.
  */
-public final class TextTokenizer implements AutoCloseable {
+public final class TextTokenizer implements TextCodec, AutoCloseable {
 
     /** The file name of the tokenizer definition. */
     public static final String TOKENIZER_FILE = "tokenizer.json";
@@ -40,13 +42,15 @@ public final class TextTokenizer implements AutoCloseable {
     private final boolean[] byteFallback;
     /** Explicit tokenizer_config.json flags, or null to use tokenizer.json's post-processor. */
     private final SpecialTokenPolicy policy;
+    private final TokenVocabulary.Decoding decoding;
 
     /** What tokenizer_config.json says to add around an encoded text (ids -1 when not added). */
     private record SpecialTokenPolicy(int bosId, int eosId) {}
 
     private TextTokenizer(HuggingFaceTokenizer tokenizer, String[] tokens, boolean[] special,
-            boolean[] byteFallback, SpecialTokenPolicy policy) {
+            boolean[] byteFallback, SpecialTokenPolicy policy, TokenVocabulary.Decoding decoding) {
         this.tokenizer = tokenizer;
+        this.decoding = decoding;
         this.tokens = tokens;
         this.special = special;
         this.byteFallback = byteFallback;
@@ -104,7 +108,22 @@ public final class TextTokenizer implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             throw new CheckpointException(TOKENIZER_FILE + ": cannot load: " + e.getMessage(), e);
         }
-        return new TextTokenizer(tokenizer, tokens, special, byteFallback, policy);
+        return new TextTokenizer(tokenizer, tokens, special, byteFallback, policy, decoding(decoder));
+    }
+
+    /** How the decoder of tokenizer.json maps token strings to bytes. */
+    private static TokenVocabulary.Decoding decoding(JsonNode decoder) {
+        if (decoder == null) {
+            return TokenVocabulary.Decoding.PLAIN;
+        }
+        var types = decoder.findValuesAsText("type");
+        if (types.contains("ByteLevel")) {
+            return TokenVocabulary.Decoding.BYTE_LEVEL;
+        }
+        if (types.contains("Metaspace") || types.contains("ByteFallback") || decoder.toString().contains("\u2581")) {
+            return TokenVocabulary.Decoding.SENTENCEPIECE;
+        }
+        return TokenVocabulary.Decoding.PLAIN;
     }
 
     private static JsonNode readJson(Path file, String name) {
@@ -189,6 +208,7 @@ public final class TextTokenizer implements AutoCloseable {
      *
      * @param addSpecialTokens whether to add the model's special tokens (BOS for Llama)
      */
+    @Override
     public int[] encode(String text, boolean addSpecialTokens) {
         boolean manual = addSpecialTokens && policy != null;
         long[] ids = tokenizer.encode(text, addSpecialTokens && !manual, false).getIds();
@@ -212,6 +232,7 @@ public final class TextTokenizer implements AutoCloseable {
      *
      * @param skipSpecialTokens whether to leave out special tokens such as {@code <s>}
      */
+    @Override
     public String decode(int[] ids, boolean skipSpecialTokens) {
         return decode(ids, 0, ids.length, skipSpecialTokens);
     }
@@ -242,6 +263,11 @@ public final class TextTokenizer implements AutoCloseable {
     /** @return the token string of an id (e.g. {@code "▁Once"}, {@code "<0x0A>"}), or null if unknown */
     public String token(int id) {
         return id >= 0 && id < tokens.length ? tokens[id] : null;
+    }
+
+    /** The vocabulary as data, for gateways that show token texts. */
+    public TokenVocabulary vocabulary() {
+        return new TokenVocabulary(tokens, special, decoding);
     }
 
     /** @return whether an id is a special token (left out by {@code decode(ids, true)}) */

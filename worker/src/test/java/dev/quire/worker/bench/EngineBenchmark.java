@@ -3,14 +3,14 @@ package dev.quire.worker.bench;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import dev.quire.scheduler.batch.FinishReason;
+import dev.quire.scheduler.engine.FinishReason;
 import dev.quire.worker.engine.EngineConfig;
-import dev.quire.worker.engine.GenerationListener;
-import dev.quire.worker.engine.GenerationRequest;
+import dev.quire.scheduler.engine.GenerationListener;
+import dev.quire.scheduler.engine.GenerationRequest;
 import dev.quire.worker.engine.LlamaEngine;
-import dev.quire.worker.engine.SamplingOptions;
+import dev.quire.scheduler.engine.SamplingOptions;
 import dev.quire.worker.engine.StepReport;
-import dev.quire.worker.engine.TokenLogprobs;
+import dev.quire.scheduler.engine.TokenLogprobs;
 import dev.quire.worker.model.ModelConfig;
 import dev.quire.worker.model.RandomCheckpointWriter;
 import dev.quire.worker.model.ServedModel;
@@ -51,7 +51,8 @@ public final class EngineBenchmark {
             System.out.println("Writing random checkpoint to " + modelDir);
             RandomCheckpointWriter.write(modelDir, config, TensorDType.F32, 1);
         }
-        ServedModel model = new ServedModel("bench", modelDir, ModelConfig.load(modelDir), null);
+        ServedModel model = new ServedModel("bench", modelDir, ModelConfig.load(modelDir), null,
+                new dev.quire.worker.model.ChatTemplateSource(null, null, null));
         StringBuilder report = new StringBuilder();
         report.append("# Engine benchmark\n\n")
                 .append("Command: `").append(command(out)).append("` (from the repository root)  \n")

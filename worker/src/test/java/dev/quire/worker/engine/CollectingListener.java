@@ -1,6 +1,10 @@
 package dev.quire.worker.engine;
 
-import dev.quire.scheduler.batch.FinishReason;
+import dev.quire.scheduler.engine.TokenLogprobs;
+
+import dev.quire.scheduler.engine.GenerationListener;
+
+import dev.quire.scheduler.engine.FinishReason;
 
 import java.util.ArrayList;
 import java.util.List;

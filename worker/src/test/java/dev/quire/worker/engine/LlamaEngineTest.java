@@ -1,6 +1,16 @@
 package dev.quire.worker.engine;
 
-import dev.quire.scheduler.batch.FinishReason;
+import dev.quire.scheduler.engine.InvalidRequestException;
+
+import dev.quire.scheduler.engine.SamplingOptions;
+
+import dev.quire.scheduler.engine.RequestHandle;
+
+import dev.quire.scheduler.engine.GenerationRequest;
+
+import dev.quire.scheduler.engine.InferenceEngine;
+
+import dev.quire.scheduler.engine.FinishReason;
 import dev.quire.scheduler.batch.SchedulerStats;
 import dev.quire.worker.model.PagedKvCache;
 import dev.quire.worker.model.ServedModel;

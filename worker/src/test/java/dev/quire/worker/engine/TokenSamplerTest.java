@@ -1,5 +1,9 @@
 package dev.quire.worker.engine;
 
+import dev.quire.scheduler.engine.TokenLogprobs;
+
+import dev.quire.scheduler.engine.SamplingOptions;
+
 import org.junit.jupiter.api.Test;
 
 import java.util.Random;

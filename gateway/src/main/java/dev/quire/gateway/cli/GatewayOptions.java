@@ -1,0 +1,94 @@
+package dev.quire.gateway.cli;
+
+import dev.quire.gateway.admission.AdmissionLimits;
+import dev.quire.gateway.admission.ApiKeys;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The options of a process that serves the public API: {@code quire gateway} and {@code quire serve}. */
+public final class GatewayOptions {
+
+    @Option(names = "--host", defaultValue = "0.0.0.0", paramLabel = "ADDR",
+            description = "Interface the public gRPC and HTTP ports listen on (default: ${DEFAULT-VALUE}).")
+    public String host;
+
+    @Option(names = "--grpc-port", defaultValue = "50051", paramLabel = "N",
+            description = "gRPC port; 0 picks a free one (default: ${DEFAULT-VALUE}).")
+    public int grpcPort;
+
+    @Option(names = "--http-port", defaultValue = "8000", paramLabel = "N",
+            description = "HTTP port for the OpenAI-compatible API, /health, /ready, /metrics and /cluster "
+                    + "(default: ${DEFAULT-VALUE}).")
+    public int httpPort;
+
+    @Option(names = "--api-key", paramLabel = "KEY", split = ",",
+            description = "Accept this API key (repeatable). With any key set, every request but health and "
+                    + "metrics needs one: 'Authorization: Bearer KEY' on HTTP, 'authorization' metadata on gRPC.")
+    public List<String> apiKeys = new ArrayList<>();
+
+    @Option(names = "--api-keys-file", paramLabel = "FILE",
+            description = "File of API keys, one per line ('#' starts a comment).")
+    public Path apiKeysFile;
+
+    @Option(names = "--max-concurrent-requests", defaultValue = "4096", paramLabel = "N",
+            description = "Requests admitted and not finished, over all clients (default: ${DEFAULT-VALUE}).")
+    public int maxConcurrentRequests;
+
+    @Option(names = "--max-queued-requests", defaultValue = "1024", paramLabel = "N",
+            description = "Admitted requests not yet scheduled; beyond this new ones get 429 / RESOURCE_EXHAUSTED "
+                    + "at once (default: ${DEFAULT-VALUE}).")
+    public int maxQueuedRequests;
+
+    @Option(names = "--queue-timeout", defaultValue = "60s", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "Fail a request not scheduled within this (default: ${DEFAULT-VALUE}).")
+    public Duration queueTimeout;
+
+    @Option(names = "--rate-limit-rpm", defaultValue = "0", paramLabel = "N",
+            description = "Requests per minute per API key; 0 for no limit (default: ${DEFAULT-VALUE}).")
+    public long requestsPerMinute;
+
+    @Option(names = "--rate-limit-tpm", defaultValue = "0", paramLabel = "N",
+            description = "Prompt + generated tokens per minute per API key; 0 for no limit (default: ${DEFAULT-VALUE}).")
+    public long tokensPerMinute;
+
+    @Option(names = "--max-prompt-tokens", defaultValue = "0", paramLabel = "N",
+            description = "Longest prompt accepted; 0 for the model's context length (default: ${DEFAULT-VALUE}).")
+    public int maxPromptTokens;
+
+    @Option(names = "--max-tokens-limit", defaultValue = "0", paramLabel = "N",
+            description = "Largest max_tokens a request may ask for; 0 for no limit beyond the context "
+                    + "(default: ${DEFAULT-VALUE}).")
+    public int maxTokensLimit;
+
+    @Option(names = "--max-request-bytes", defaultValue = "4m", paramLabel = "SIZE", converter = ByteSizeConverter.class,
+            description = "Largest request body or gRPC message; larger ones get 413 / RESOURCE_EXHAUSTED "
+                    + "(default: ${DEFAULT-VALUE}).")
+    public long maxRequestBytes;
+
+    @Option(names = "--drain-timeout", defaultValue = "30s", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "On SIGTERM, how long running requests may take to finish (default: ${DEFAULT-VALUE}).")
+    public Duration drainTimeout;
+
+    @Option(names = "--log-request-content", defaultValue = "false",
+            description = "Include prompt and output text in the access log (off by default: it may hold "
+                    + "private data).")
+    public boolean logRequestContent;
+
+    /** The admission bounds these options set. */
+    public AdmissionLimits limits() {
+        if (maxRequestBytes > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("--max-request-bytes must be below 2g");
+        }
+        return new AdmissionLimits(maxConcurrentRequests, maxQueuedRequests, queueTimeout, requestsPerMinute,
+                tokensPerMinute, maxPromptTokens, maxTokensLimit, (int) maxRequestBytes);
+    }
+
+    /** The API keys these options accept. */
+    public ApiKeys keys() {
+        return ApiKeys.of(apiKeys, apiKeysFile);
+    }
+}

@@ -1,0 +1,387 @@
+package dev.quire.gateway.cluster;
+
+import dev.quire.scheduler.batch.SchedulerStats;
+import dev.quire.scheduler.cluster.WorkerDirectory;
+import dev.quire.scheduler.cluster.WorkerRecord;
+import dev.quire.scheduler.engine.EngineUnavailableException;
+import dev.quire.scheduler.engine.FinishReason;
+import dev.quire.scheduler.engine.GenerationListener;
+import dev.quire.scheduler.engine.GenerationRequest;
+import dev.quire.scheduler.engine.InferenceEngine;
+import dev.quire.scheduler.engine.InvalidRequestException;
+import dev.quire.scheduler.engine.ModelInfo;
+import dev.quire.scheduler.engine.RequestHandle;
+import dev.quire.scheduler.engine.TextCodec;
+import dev.quire.scheduler.engine.TokenLogprobs;
+import dev.quire.scheduler.kv.BlockHasher;
+import dev.quire.scheduler.placement.Candidate;
+import dev.quire.scheduler.placement.PlacementPolicy;
+import dev.quire.scheduler.placement.PrefixIndex;
+import io.vertx.core.Future;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One model served by the cluster's workers, behind the same engine contract as a local engine.
+ * Each request is placed on a worker by the placement policy and streamed over the data plane.
+ * A request waits in this gateway's queue (priority, then arrival) while no worker can take it:
+ * none serves the model yet, or every one already has {@code workerQueueLimit} requests waiting;
+ * it goes to the first worker with room (the dispatcher's queue timeout bounds the wait). A worker
+ * that refuses or loses a request before its first token is skipped and the request placed again.
+ */
+public final class ClusterEngine implements InferenceEngine {
+    /** Most workers one request is offered to before it fails. */
+    static final int MAX_ATTEMPTS = 4;
+    /** The workers hash prefix blocks with the scheduler's default salt. */
+    private static final BlockHasher HASHER = new BlockHasher(0L);
+
+    private final ModelInfo model;
+    private final WorkerPool pool;
+    private final PlacementPolicy policy;
+    private final int workerQueueLimit;
+    private final PlacementObserver observer;
+    private final PrefixIndex prefixIndex = new PrefixIndex();
+    /** Requests this gateway sent to each worker that it has not started yet. */
+    private final Map<String, AtomicInteger> pending = new ConcurrentHashMap<>();
+    private final PriorityQueue<Pending> queue = new PriorityQueue<>(
+            Comparator.comparingInt((Pending p) -> p.request.priority()).thenComparingLong(p -> p.arrival));
+    private final AtomicLong arrivals = new AtomicLong();
+    private final long pumpTimer;
+    private final TextCodec text = new RemoteText();
+
+    public ClusterEngine(ModelInfo model, WorkerPool pool, PlacementPolicy policy, int workerQueueLimit,
+                         PlacementObserver observer) {
+        this.model = model;
+        this.pool = pool;
+        this.policy = policy;
+        this.workerQueueLimit = workerQueueLimit;
+        this.observer = observer;
+        pool.onDeparture(id -> {
+            pending.remove(id);
+            prefixIndex.remove(id);
+        });
+        this.pumpTimer = pool.vertx().setPeriodic(20, t -> pump());
+    }
+
+    @Override
+    public ModelInfo model() {
+        return model;
+    }
+
+    @Override
+    public TextCodec text() {
+        return text;
+    }
+
+    /** The model's load summed over the workers that serve it. */
+    @Override
+    public SchedulerStats stats() {
+        int running = 0;
+        int waiting = 0;
+        int used = 0;
+        int total = 0;
+        long queries = 0;
+        long hits = 0;
+        for (WorkerDirectory.Entry e : pool.directory().all()) {
+            WorkerRecord r = e.record();
+            if (r.models().contains(model.name())) {
+                running += r.running();
+                waiting += r.waiting();
+                used += r.kvBlocksUsed();
+                total += r.kvBlocksTotal();
+                queries += r.prefixQueryTokens();
+                hits += r.prefixHitTokens();
+            }
+        }
+        synchronized (queue) {
+            waiting += queue.size();
+        }
+        return new SchedulerStats(running, waiting, used, total, queries, hits, 0, 0, 0);
+    }
+
+    @Override
+    public RequestHandle submit(GenerationRequest request, GenerationListener listener) {
+        int[] prompt = request.promptTokenIds();
+        if (prompt.length >= model.maxModelLen()) {
+            throw new InvalidRequestException("prompt", "has " + prompt.length + " tokens; the model's context is "
+                    + model.maxModelLen() + " tokens and must leave room for at least one generated token");
+        }
+        for (int t : prompt) {
+            if (t < 0 || t >= model.vocabSize()) {
+                throw new InvalidRequestException("prompt_token_ids", "token id " + t + " is outside [0, "
+                        + model.vocabSize() + ")");
+            }
+        }
+        Pending p = new Pending(request, listener, arrivals.incrementAndGet());
+        if (!tryPlace(p)) {
+            synchronized (queue) {
+                queue.add(p);
+            }
+        }
+        return RequestHandle.of(request.requestId(), p::cancel);
+    }
+
+    /** Places queued requests, in order, while some worker has room. */
+    private void pump() {
+        while (true) {
+            Pending head;
+            synchronized (queue) {
+                head = queue.peek();
+                if (head == null) {
+                    return;
+                }
+                if (head.isOver()) {
+                    queue.poll();
+                    continue;
+                }
+            }
+            if (!tryPlace(head)) {
+                return;
+            }
+            synchronized (queue) {
+                queue.remove(head);
+            }
+        }
+    }
+
+    /** Sends {@code p} to the best worker with room; false when none has room now. */
+    private boolean tryPlace(Pending p) {
+        List<WorkerRecord> records = pool.directory().candidates(model.name());
+        List<Candidate> candidates = new ArrayList<>(records.size());
+        Map<Integer, long[]> chains = new HashMap<>();
+        for (WorkerRecord r : records) {
+            if (p.excluded.contains(r.workerId()) || pool.client(r.workerId()) == null) {
+                continue;
+            }
+            int pendingHere = pending.computeIfAbsent(r.workerId(), k -> new AtomicInteger()).get();
+            if (r.waiting() + pendingHere >= workerQueueLimit) {
+                continue;
+            }
+            int cached = 0;
+            if (policy.usesPrefixCache() && r.blockSize() > 0) {
+                long[] chain = chains.computeIfAbsent(r.blockSize(),
+                        size -> HASHER.prefixChain(p.request.promptTokenIds(), size));
+                cached = prefixIndex.cachedBlocks(r.workerId(), r.version(), r.prefixHashes(), chain);
+            }
+            candidates.add(new Candidate(r.workerId(), r.running(), r.waiting(), pendingHere, r.kvBlocksTotal(),
+                    r.kvBlocksFree(), cached));
+        }
+        if (candidates.isEmpty()) {
+            return false;
+        }
+        Candidate chosen = policy.choose(candidates);
+        WorkerClient client = pool.client(chosen.workerId());
+        if (client == null) {
+            return false;
+        }
+        observer.placed(chosen.workerId(), chosen.cachedBlocks());
+        p.start(client);
+        return true;
+    }
+
+    @Override
+    public void close() {
+        pool.vertx().cancelTimer(pumpTimer);
+        List<Pending> waiting;
+        synchronized (queue) {
+            waiting = new ArrayList<>(queue);
+            queue.clear();
+        }
+        waiting.forEach(Pending::cancel);
+    }
+
+    /** One request from submission to its last callback, over one or more attempts. */
+    private final class Pending implements GenerationListener {
+        final GenerationRequest request;
+        final GenerationListener listener;
+        final long arrival;
+        final Set<String> excluded = new HashSet<>();
+        private Runnable cancelAttempt;
+        private String worker;
+        private boolean scheduled;
+        private boolean counted;
+        private int delivered;
+        private boolean over;
+        private int attempts;
+
+        Pending(GenerationRequest request, GenerationListener listener, long arrival) {
+            this.request = request;
+            this.listener = listener;
+            this.arrival = arrival;
+        }
+
+        synchronized boolean isOver() {
+            return over;
+        }
+
+        void start(WorkerClient client) {
+            synchronized (this) {
+                if (over) {
+                    return;
+                }
+                attempts++;
+                worker = client.workerId();
+                counted = true;
+                pending.computeIfAbsent(worker, k -> new AtomicInteger()).incrementAndGet();
+            }
+            Runnable cancel = client.generate(request, this);
+            synchronized (this) {
+                cancelAttempt = cancel;
+                if (over) {
+                    cancel.run();
+                }
+            }
+        }
+
+        private void uncount() {
+            if (counted) {
+                counted = false;
+                AtomicInteger n = pending.get(worker);
+                if (n != null) {
+                    n.decrementAndGet();
+                }
+            }
+        }
+
+        @Override
+        public void onScheduled() {
+            boolean first;
+            synchronized (this) {
+                uncount();
+                first = !scheduled && !over;
+                scheduled = true;
+            }
+            if (first) {
+                listener.onScheduled();
+            }
+        }
+
+        @Override
+        public void onTokens(int[] tokenIds, String text, TokenLogprobs[] logprobs) {
+            synchronized (this) {
+                if (over) {
+                    return;
+                }
+                delivered += tokenIds.length;
+            }
+            listener.onTokens(tokenIds, text, logprobs);
+        }
+
+        @Override
+        public void onFinish(FinishReason reason, int promptTokens, int completionTokens) {
+            synchronized (this) {
+                uncount();
+                if (over) {
+                    return;
+                }
+                over = true;
+            }
+            listener.onFinish(reason, promptTokens, completionTokens);
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            String failed;
+            synchronized (this) {
+                uncount();
+                if (over) {
+                    return;
+                }
+                failed = worker;
+                boolean retry = error instanceof WorkerUnavailableException && delivered == 0
+                        && attempts < MAX_ATTEMPTS;
+                if (!retry) {
+                    over = true;
+                }
+                else {
+                    excluded.add(failed);
+                    cancelAttempt = null;
+                }
+            }
+            if (isOver()) {
+                listener.onError(error);
+                return;
+            }
+            observer.retried(failed);
+            if (!tryPlace(this)) {
+                synchronized (queue) {
+                    queue.add(this);
+                }
+            }
+        }
+
+        /** Client hang-up, Abort, queue timeout or shutdown: the worker aborts it; it ends as ABORTED here. */
+        void cancel() {
+            Runnable c;
+            int sent;
+            synchronized (this) {
+                if (over) {
+                    return;
+                }
+                over = true;
+                uncount();
+                c = cancelAttempt;
+                sent = delivered;
+            }
+            if (c != null) {
+                c.run();
+            }
+            listener.onFinish(FinishReason.ABORTED, request.promptTokenIds().length, sent);
+        }
+    }
+
+    /** Tokenizes on a worker that serves the model (the least loaded), blocking the calling thread. */
+    private final class RemoteText implements TextCodec {
+        @Override
+        public int[] encode(String text, boolean addSpecialTokens) {
+            return await(client().tokenize(text, addSpecialTokens));
+        }
+
+        @Override
+        public String decode(int[] ids, boolean skipSpecialTokens) {
+            return await(client().detokenize(ids, skipSpecialTokens));
+        }
+
+        private WorkerClient client() {
+            WorkerClient best = null;
+            int bestLoad = Integer.MAX_VALUE;
+            for (WorkerRecord r : pool.directory().candidates(model.name())) {
+                WorkerClient c = pool.client(r.workerId());
+                int load = r.running() + r.waiting();
+                if (c != null && load < bestLoad) {
+                    best = c;
+                    bestLoad = load;
+                }
+            }
+            if (best == null) {
+                throw new EngineUnavailableException("no ready worker serves model '" + model.name() + "'");
+            }
+            return best;
+        }
+
+        private <T> T await(Future<T> f) {
+            try {
+                return f.toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw e.getCause() instanceof RuntimeException r ? r : new EngineUnavailableException(
+                        e.getCause().getMessage(), e.getCause());
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new EngineUnavailableException("the worker did not answer within 60 s");
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new EngineUnavailableException("interrupted");
+            }
+        }
+    }
+}

@@ -1,0 +1,20 @@
+package dev.quire.gateway.cluster;
+
+/** What placement reports for metrics. Called from event loops; implementations must be cheap. */
+public interface PlacementObserver {
+    /** A request was sent to {@code workerId}, whose prefix cache held {@code cachedBlocks} of its prompt's blocks. */
+    void placed(String workerId, int cachedBlocks);
+
+    /** A request refused or lost by {@code workerId} before its first token is run elsewhere. */
+    void retried(String workerId);
+
+    PlacementObserver NONE = new PlacementObserver() {
+        @Override
+        public void placed(String workerId, int cachedBlocks) {
+        }
+
+        @Override
+        public void retried(String workerId) {
+        }
+    };
+}

@@ -1,0 +1,57 @@
+package dev.quire.server.cli;
+
+import dev.quire.gateway.cli.ClusterOptions;
+import dev.quire.gateway.cli.DurationConverter;
+import dev.quire.server.WorkerProcess;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+
+/** {@code quire worker}: runs a model for the cluster's gateways. */
+@Command(name = "worker", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
+        description = {"Run a worker: one engine on one model, reached by the cluster's gateways over the internal "
+                + "data plane. It joins the Hazelcast cluster as a lite member and publishes its load and prefix "
+                + "cache for placement; it serves no public API.",
+                "",
+                "Every option can also be set in a YAML file (--config) or as an environment variable "
+                        + "(QUIRE_CLUSTER_SECRET=...), as for quire serve.",
+                ""},
+        footer = {"", "On SIGTERM the worker stops taking requests at once (gateways place new ones elsewhere), lets "
+                + "running ones finish for up to --drain-timeout, then leaves the cluster and exits."})
+public final class WorkerCommand implements Callable<Integer> {
+
+    @Option(names = "--config", paramLabel = "FILE", description = "YAML file with option values.")
+    Path config;
+
+    @Mixin
+    EngineOptions engine;
+
+    @Option(names = "--port", defaultValue = "0", paramLabel = "N",
+            description = "Data-plane port on --cluster-interface; 0 picks a free one, logged and published "
+                    + "(default: ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--metrics-port", defaultValue = "0", paramLabel = "N",
+            description = "Port of /metrics, /health and /ready on --cluster-interface; 0 picks a free one "
+                    + "(default: ${DEFAULT-VALUE}).")
+    int metricsPort;
+
+    @Mixin
+    ClusterOptions cluster;
+
+    @Option(names = "--drain-timeout", defaultValue = "30s", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "On SIGTERM, how long running requests may take to finish (default: ${DEFAULT-VALUE}).")
+    Duration drainTimeout;
+
+    @Override
+    public Integer call() throws Exception {
+        WorkerProcess worker = WorkerProcess.start(new WorkerProcess.Options(engine.modelDir(), engine.modelName(),
+                engine.engineConfig(), port, metricsPort, cluster.settings(true), cluster.secret()));
+        ProcessLifecycle.awaitTermination(() -> worker.drainAndClose(drainTimeout));
+        return 0;
+    }
+}

@@ -1,0 +1,129 @@
+package dev.quire.worker.service;
+
+import dev.quire.proto.internal.v1.Failure;
+import dev.quire.proto.internal.v1.Finished;
+import dev.quire.proto.internal.v1.GenerateEvent;
+import dev.quire.proto.internal.v1.GenerateRequest;
+import dev.quire.proto.internal.v1.Scheduled;
+import dev.quire.proto.internal.v1.Tokens;
+import dev.quire.scheduler.engine.FinishReason;
+import dev.quire.scheduler.engine.GenerationListener;
+import dev.quire.scheduler.engine.InvalidRequestException;
+import dev.quire.scheduler.engine.TokenLogprobs;
+import io.vertx.core.Context;
+import io.vertx.grpc.server.GrpcServerResponse;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One generation's events on its data-plane stream. Engine callbacks hop to the call's Vert.x
+ * context. While the stream's write queue is full (a gateway, or its client, reads slower than
+ * the engine writes), new tokens are merged into one pending event and written when the queue
+ * drains: the memory a slow reader costs is a few bytes per token, never a message per token.
+ */
+final class EventStream implements GenerationListener {
+    private static final Logger LOG = LoggerFactory.getLogger(EventStream.class);
+
+    private final Context context;
+    private final GrpcServerResponse<GenerateRequest, GenerateEvent> response;
+    private final String requestId;
+    /** Context only from here on. */
+    private Tokens.Builder pending;
+    private boolean ended;
+
+    EventStream(Context context, GrpcServerResponse<GenerateRequest, GenerateEvent> response, String requestId) {
+        this.context = context;
+        this.response = response;
+        this.requestId = requestId;
+    }
+
+    @Override
+    public void onScheduled() {
+        context.runOnContext(v -> write(GenerateEvent.newBuilder().setScheduled(Scheduled.getDefaultInstance()).build()));
+    }
+
+    @Override
+    public void onTokens(int[] tokenIds, String text, TokenLogprobs[] logprobs) {
+        context.runOnContext(v -> {
+            if (ended) {
+                return;
+            }
+            if (pending == null) {
+                pending = Tokens.newBuilder();
+            }
+            for (int id : tokenIds) {
+                pending.addTokenIds(id);
+            }
+            pending.setText(pending.getText() + text);
+            if (logprobs != null) {
+                for (TokenLogprobs l : logprobs) {
+                    pending.addLogprobs(WorkerWire.logprobs(l));
+                }
+            }
+            if (!response.writeQueueFull()) {
+                flush();
+            } else {
+                response.drainHandler(d -> flush());
+            }
+        });
+    }
+
+    private void flush() {
+        if (pending != null && !ended) {
+            Tokens tokens = pending.build();
+            pending = null;
+            write(GenerateEvent.newBuilder().setTokens(tokens).build());
+        }
+    }
+
+    @Override
+    public void onFinish(FinishReason reason, int promptTokens, int completionTokens) {
+        context.runOnContext(v -> {
+            flush();
+            end(GenerateEvent.newBuilder().setFinished(Finished.newBuilder().setReason(WorkerWire.finish(reason))
+                    .setPromptTokens(promptTokens).setCompletionTokens(completionTokens)).build());
+        });
+    }
+
+    @Override
+    public void onError(Throwable error) {
+        context.runOnContext(v -> {
+            flush();
+            end(GenerateEvent.newBuilder().setFailure(failureOf(error, requestId)).build());
+        });
+    }
+
+    /** The failure event for an error; internal details stay in this worker's log. */
+    static Failure failureOf(Throwable error, String requestId) {
+        if (error instanceof InvalidRequestException invalid) {
+            return WorkerWire.failure(Failure.Kind.INVALID_ARGUMENT, invalid.field(), invalid.getMessage());
+        }
+        if (error instanceof dev.quire.scheduler.engine.EngineUnavailableException) {
+            return WorkerWire.failure(Failure.Kind.UNAVAILABLE, null, error.getMessage());
+        }
+        LOG.error("Request {} failed in the engine", requestId, error);
+        return WorkerWire.failure(Failure.Kind.INTERNAL, null, "the worker failed while running request " + requestId
+                + "; see its log");
+    }
+
+    /** Ends the stream with {@code last}; context only. */
+    void end(GenerateEvent last) {
+        if (ended) {
+            return;
+        }
+        ended = true;
+        response.end(last);
+    }
+
+    private void write(GenerateEvent event) {
+        if (!ended) {
+            response.write(event);
+        }
+    }
+
+    /** The gateway went away: write nothing more. Context only. */
+    void close() {
+        ended = true;
+        pending = null;
+    }
+}
