@@ -7,7 +7,6 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 
 /** {@code quire gateway}: the public API in front of the cluster's workers. */
 @Command(name = "gateway", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
@@ -53,17 +52,7 @@ public final class GatewayCommand implements Callable<Integer> {
         ClusterGateway server = ClusterGateway.start(new ClusterGateway.Options(gateway.host, gateway.grpcPort,
                 gateway.httpPort, gateway.keys(), gateway.limits(), gateway.logRequestContent,
                 cluster.settings(false), cluster.secret(), placement, balanceThreshold, workerQueueLimit));
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            try {
-                server.drainAndClose(gateway.drainTimeout);
-            } catch (Exception e) {
-                System.err.println("quire: error while shutting down: " + e.getMessage());
-            } finally {
-                stopped.countDown();
-            }
-        }, "quire-shutdown"));
-        stopped.await();
+        ProcessLifecycle.awaitTermination(() -> server.drainAndClose(gateway.drainTimeout));
         return 0;
     }
 }

@@ -121,7 +121,10 @@ final class WorkerClient {
             req.headers().set(ClusterSecret.AUTH_HEADER, proof);
             req.timeout(UNARY_TIMEOUT_SECONDS, TimeUnit.SECONDS);
             return req.send(request).compose(resp -> resp.last().recover(e -> Future.failedFuture(
-                    unavailable("call failed: " + (resp.status() != null ? resp.status() + " "
+                    resp.status() == GrpcStatus.UNAUTHENTICATED
+                            ? new SecurityException("the worker at " + address + " refused this gateway's proof of "
+                            + "the cluster secret (the two hold different secrets)")
+                            : unavailable("call failed: " + (resp.status() != null ? resp.status() + " "
                             + resp.statusMessage() : e.getMessage()), e))));
         }, e -> Future.failedFuture(unavailable("unreachable: " + e.getMessage(), e)));
     }

@@ -2,6 +2,7 @@ package dev.quire.server.cli;
 
 import dev.quire.gateway.cli.GatewayOptions;
 import dev.quire.server.AllInOneServer;
+import dev.quire.gateway.cli.ProcessLifecycle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;

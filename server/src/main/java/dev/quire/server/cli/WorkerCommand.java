@@ -3,6 +3,7 @@ package dev.quire.server.cli;
 import dev.quire.gateway.cli.ClusterOptions;
 import dev.quire.gateway.cli.DurationConverter;
 import dev.quire.server.WorkerProcess;
+import dev.quire.gateway.cli.ProcessLifecycle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;

@@ -1,0 +1,97 @@
+package dev.quire.loadtest.cluster;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.quire.proto.v1.FinishReason;
+import dev.quire.proto.v1.GenerateRequest;
+import dev.quire.proto.v1.GenerateResponse;
+import dev.quire.proto.v1.InferenceGrpc;
+import dev.quire.proto.v1.SamplingParams;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+/** A test client of one gateway (or serve): greedy gRPC streams and the HTTP operations endpoints. */
+final class ClusterClient implements AutoCloseable {
+    static final ObjectMapper JSON = new ObjectMapper();
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    /** One finished stream: the tokens in the order received, and how it ended. */
+    record Output(List<Integer> tokens, FinishReason finish) {
+    }
+
+    private final ManagedChannel channel;
+    private final int httpPort;
+
+    ClusterClient(int grpcPort, int httpPort) {
+        this.channel = NettyChannelBuilder.forAddress("127.0.0.1", grpcPort).usePlaintext().build();
+        this.httpPort = httpPort;
+    }
+
+    /** A greedy stream of exactly {@code tokens} tokens (ignore_eos). */
+    Output greedy(String prompt, int tokens) {
+        GenerateRequest req = GenerateRequest.newBuilder().setPrompt(prompt).setSampling(SamplingParams.newBuilder()
+                .setTemperature(0).setMaxTokens(tokens).setIgnoreEos(true)).build();
+        List<Integer> out = new ArrayList<>();
+        FinishReason finish = FinishReason.FINISH_REASON_UNSPECIFIED;
+        Iterator<GenerateResponse> it = InferenceGrpc.newBlockingStub(channel).withDeadlineAfter(120, TimeUnit.SECONDS)
+                .generate(req);
+        while (it.hasNext()) {
+            GenerateResponse r = it.next();
+            out.addAll(r.getTokenIdsList());
+            if (r.getFinishReason() != FinishReason.FINISH_REASON_UNSPECIFIED) {
+                finish = r.getFinishReason();
+            }
+        }
+        return new Output(out, finish);
+    }
+
+    JsonNode getJson(String path) throws IOException, InterruptedException {
+        HttpResponse<String> r = get(path);
+        if (r.statusCode() != 200) {
+            throw new IOException(path + ": HTTP " + r.statusCode() + " " + r.body());
+        }
+        return JSON.readTree(r.body());
+    }
+
+    HttpResponse<String> get(String path) throws IOException, InterruptedException {
+        return HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPort + path))
+                .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** The worker entry of {@code GET /cluster} whose address is {@code address}, or null. */
+    JsonNode worker(String address) throws IOException, InterruptedException {
+        for (JsonNode w : getJson("/cluster").get("workers")) {
+            if (w.get("address").asText().equals(address)) {
+                return w;
+            }
+        }
+        return null;
+    }
+
+    static void await(String what, long seconds, BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("not within " + seconds + " s: " + what);
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+}
