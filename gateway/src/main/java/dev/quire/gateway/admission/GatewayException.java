@@ -34,9 +34,6 @@ public final class GatewayException extends RuntimeException {
         if (error instanceof InvalidRequestException i) {
             return new GatewayException(ErrorKind.INVALID_ARGUMENT, i.field(), i.getMessage());
         }
-        if (error instanceof IllegalStateException) {
-            return new GatewayException(ErrorKind.DRAINING, null, error.getMessage());
-        }
         return new GatewayException(ErrorKind.INTERNAL, null, "internal error: " + error.getMessage());
     }
 

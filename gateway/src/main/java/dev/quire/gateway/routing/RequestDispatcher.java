@@ -185,6 +185,9 @@ public final class RequestDispatcher {
             live.remove(requestId, entry);
             vertx.cancelTimer(entry.queueTimer);
             permit.close();
+            if (e instanceof IllegalStateException && admission.draining()) {
+                checkNotDraining(); // a drain that began after the check above shut the engine down: say so
+            }
             throw e;
         }
         entry.handle = handle;

@@ -59,6 +59,27 @@ class RequestDispatcherTest {
         }
     }
 
+    /** An engine that has shut down, as one does once a drain is over; {@code onSubmit} runs first. */
+    static final class ShutDownEngine implements InferenceEngine {
+        final ServedModel model = ServedModel.load(Path.of("../models/stories260K"), "shut-down");
+        Runnable onSubmit = () -> { };
+
+        @Override
+        public ServedModel model() {
+            return model;
+        }
+
+        @Override
+        public RequestHandle submit(GenerationRequest request, GenerationListener listener) {
+            onSubmit.run();
+            throw new IllegalStateException("engine is shut down");
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
     static final class Outcome implements GenerationListener {
         final CompletableFuture<Object> end = new CompletableFuture<>();
 
@@ -134,5 +155,27 @@ class RequestDispatcherTest {
         });
         assertThat(engine.submitted).isEmpty();
         assertThat(d.admission().inFlight()).isZero();
+    }
+
+    @Test
+    void anEngineFailureIsInternalUnlessTheServerIsDraining() {
+        ShutDownEngine engine = new ShutDownEngine();
+        RequestDispatcher d = new RequestDispatcher(vertx, new ModelCatalog().add(engine),
+                new AdmissionController(ApiKeys.none(), AdmissionLimits.defaults()), new GatewayMetrics(),
+                new AccessLog(false));
+        assertThat(refusal(d)).isEqualTo(ErrorKind.INTERNAL);
+        // The drain begins while the request is tokenized; the engine then refuses it.
+        engine.onSubmit = () -> d.admission().startDraining();
+        assertThat(refusal(d)).isEqualTo(ErrorKind.DRAINING);
+        assertThat(d.admission().inFlight()).isZero();
+        assertThat(d.liveRequests()).isZero();
+    }
+
+    static ErrorKind refusal(RequestDispatcher d) {
+        Throwable refused = d.dispatch(call(SamplingOptions.greedy(1)), new Outcome()).toCompletionStage()
+                .toCompletableFuture().handle((ok, e) -> e instanceof java.util.concurrent.CompletionException
+                        ? e.getCause() : e).join();
+        assertThat(refused).isInstanceOf(GatewayException.class);
+        return ((GatewayException) refused).kind();
     }
 }
