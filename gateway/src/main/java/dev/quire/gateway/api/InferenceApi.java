@@ -106,7 +106,7 @@ public final class InferenceApi implements Service {
                         throw new GatewayException(ErrorKind.INVALID_ARGUMENT, "request_id", "request_id: must not be empty");
                     }
                     call.response().end(AbortResponse.newBuilder()
-                            .setAborted(dispatcher.abort(identity, req.getRequestId())).build());
+                            .setAborted(dispatcher.abort(identity, GrpcRequests.requestId(req.getRequestId()))).build());
                 } catch (RuntimeException e) {
                     fail(call.response(), GatewayException.from(e));
                 }
@@ -203,7 +203,7 @@ public final class InferenceApi implements Service {
     private RequestDispatcher.Call parse(GrpcServerRequest<?, ?> call, GenerateRequest request) {
         String identity = dispatcher.authenticate(bearer(call));
         return new RequestDispatcher.Call("grpc", identity, request.getModel(), GrpcRequests.prompt(request),
-                GrpcRequests.sampling(request.getSampling()), request.getRequestId());
+                GrpcRequests.sampling(request.getSampling()), GrpcRequests.requestId(request.getRequestId()));
     }
 
     private static String bearer(GrpcServerRequest<?, ?> call) {
