@@ -70,7 +70,7 @@ public final class InferenceApi implements Service {
             ServedModel model = dispatcher.catalog().resolve(req.getModel()).model();
             dispatcher.tokenize(model, req.getText(), req.getAddSpecialTokens()).onComplete(ids -> {
                 if (ids.failed()) {
-                    fail(call.response(), GatewayException.from(ids.cause()));
+                    fail(call.response(), GatewayException.from(ids.cause()), null);
                     return;
                 }
                 TokenizeResponse.Builder out = TokenizeResponse.newBuilder();
@@ -92,7 +92,7 @@ public final class InferenceApi implements Service {
             vertx.executeBlocking(() -> model.tokenizer().decode(ids, req.getSkipSpecialTokens()), false)
                     .onComplete(text -> {
                         if (text.failed()) {
-                            fail(call.response(), GatewayException.from(text.cause()));
+                            fail(call.response(), GatewayException.from(text.cause()), null);
                         } else {
                             call.response().end(DetokenizeResponse.newBuilder().setText(text.result()).build());
                         }
@@ -108,7 +108,7 @@ public final class InferenceApi implements Service {
                     call.response().end(AbortResponse.newBuilder()
                             .setAborted(dispatcher.abort(identity, GrpcRequests.requestId(req.getRequestId()))).build());
                 } catch (RuntimeException e) {
-                    fail(call.response(), GatewayException.from(e));
+                    fail(call.response(), GatewayException.from(e), null);
                 }
             });
         });
@@ -121,7 +121,7 @@ public final class InferenceApi implements Service {
                 dispatcher.authenticate(bearer(call));
                 body.accept(req);
             } catch (RuntimeException e) {
-                fail(call.response(), GatewayException.from(e));
+                fail(call.response(), GatewayException.from(e), null);
             }
         });
     }
@@ -134,7 +134,7 @@ public final class InferenceApi implements Service {
             try {
                 parsed = parse(call, request);
             } catch (RuntimeException e) {
-                fail(response, GatewayException.from(e));
+                fail(response, GatewayException.from(e), null);
                 return;
             }
             // The relay needs the request id and prompt size, known only once the dispatch
@@ -142,7 +142,7 @@ public final class InferenceApi implements Service {
             RelayHolder holder = new RelayHolder();
             dispatcher.dispatch(parsed, holder).onComplete(result -> {
                 if (result.failed()) {
-                    fail(response, GatewayException.from(result.cause()));
+                    fail(response, GatewayException.from(result.cause()), parsed.requestId());
                     return;
                 }
                 RequestDispatcher.Dispatched d = result.result();
@@ -160,13 +160,13 @@ public final class InferenceApi implements Service {
             try {
                 parsed = parse(call, request);
             } catch (RuntimeException e) {
-                fail(response, GatewayException.from(e));
+                fail(response, GatewayException.from(e), null);
                 return;
             }
             GrpcCompleteCollector collector = new GrpcCompleteCollector(vertx.getOrCreateContext(), response);
             dispatcher.dispatch(parsed, collector).onComplete(result -> {
                 if (result.failed()) {
-                    fail(response, GatewayException.from(result.cause()));
+                    fail(response, GatewayException.from(result.cause()), parsed.requestId());
                     return;
                 }
                 collector.requestId(result.result().requestId());
@@ -210,7 +210,12 @@ public final class InferenceApi implements Service {
         return ApiKeys.bearer(call.headers().get("authorization"));
     }
 
-    static void fail(GrpcServerResponse<?, ?> response, GatewayException e) {
+    /**
+     * Ends the call with {@code e}'s status; an internal error's detail goes to the log under
+     * {@code requestId} (null when the request has none yet), not to the client.
+     */
+    static void fail(GrpcServerResponse<?, ?> response, GatewayException error, String requestId) {
+        GatewayException e = error.forClient(requestId);
         response.status(e.kind().grpcStatus()).statusMessage(e.getMessage());
         if (e.retryAfterSeconds() > 0) {
             response.trailers().set("retry-after", Long.toString(e.retryAfterSeconds()));
