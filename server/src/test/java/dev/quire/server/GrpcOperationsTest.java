@@ -229,4 +229,26 @@ class GrpcOperationsTest {
                 "quire_e2e_request_latency_seconds_bucket", "quire_request_queue_time_seconds_bucket");
         assertThat(gauge(text, "quire_generation_tokens_total")).isGreaterThanOrEqualTo(4);
     }
+
+    @Test
+    void requestIdsAreAtMost128PlainCharacters() {
+        for (String bad : List.of("x".repeat(129), "two\nlines", "with space", "tab\t", "caf\u00e9", "esc\u001b[31m",
+                "\u202egnp.exe")) {
+            GenerateRequest request = longRequest(bad).toBuilder()
+                    .setSampling(SamplingParams.newBuilder().setMaxTokens(1)).build();
+            for (Runnable call : List.<Runnable>of(() -> alice.complete(request),
+                    () -> alice.generate(request).forEachRemaining(r -> { }),
+                    () -> alice.abort(AbortRequest.newBuilder().setRequestId(bad).build()))) {
+                assertThatThrownBy(call::run).isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+                    assertThat(e.getStatus().getDescription()).startsWith("request_id: ").doesNotContain(bad);
+                });
+            }
+        }
+        String longest = "Az09._:-" + "x".repeat(120);
+        CompleteResponse r = alice.complete(longRequest(longest).toBuilder()
+                .setSampling(SamplingParams.newBuilder().setMaxTokens(2)).build());
+        assertThat(r.getRequestId()).isEqualTo(longest);
+        assertThat(alice.abort(AbortRequest.newBuilder().setRequestId(longest).build()).getAborted()).isFalse();
+    }
 }

@@ -37,9 +37,14 @@ abstract class ClientStream implements GenerationListener {
         });
     }
 
+    /** The request's id, or null while the dispatch has not said it yet. */
+    abstract String requestId();
+
     @Override
     public final void onError(Throwable error) {
-        endOnContext(() -> InferenceApi.fail(response, GatewayException.from(error)));
+        // Logged now, even if the call is over by the time the context runs.
+        GatewayException e = GatewayException.from(error).forClient(requestId());
+        endOnContext(() -> InferenceApi.fail(response, e, requestId()));
     }
 
     /** The call is over from the client's side (cancel, disconnect, deadline): stop writing. Context only. */

@@ -24,6 +24,11 @@ final class GrpcCompleteCollector extends ClientStream {
     }
 
     @Override
+    synchronized String requestId() {
+        return out.getRequestId().isEmpty() ? null : out.getRequestId();
+    }
+
+    @Override
     public synchronized void onTokens(int[] tokenIds, String delta, TokenLogprobs[] logprobs) {
         for (int id : tokenIds) {
             out.addTokenIds(id);

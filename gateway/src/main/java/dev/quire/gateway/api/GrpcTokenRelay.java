@@ -30,6 +30,11 @@ final class GrpcTokenRelay extends ClientStream {
     }
 
     @Override
+    String requestId() {
+        return requestId;
+    }
+
+    @Override
     public void onTokens(int[] tokenIds, String text, TokenLogprobs[] logprobs) {
         GenerateResponse.Builder chunk = GenerateResponse.newBuilder().setRequestId(requestId).setText(text);
         for (int id : tokenIds) {

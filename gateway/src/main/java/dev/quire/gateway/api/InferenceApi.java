@@ -69,7 +69,7 @@ public final class InferenceApi implements Service {
             InferenceEngine engine = dispatcher.catalog().resolve(req.getModel());
             dispatcher.tokenize(engine, req.getText(), req.getAddSpecialTokens()).onComplete(ids -> {
                 if (ids.failed()) {
-                    fail(call.response(), GatewayException.from(ids.cause()));
+                    fail(call.response(), GatewayException.from(ids.cause()), null);
                     return;
                 }
                 TokenizeResponse.Builder out = TokenizeResponse.newBuilder();
@@ -92,7 +92,7 @@ public final class InferenceApi implements Service {
             vertx.executeBlocking(() -> engine.text().decode(ids, req.getSkipSpecialTokens()), false)
                     .onComplete(text -> {
                         if (text.failed()) {
-                            fail(call.response(), GatewayException.from(text.cause()));
+                            fail(call.response(), GatewayException.from(text.cause()), null);
                         } else {
                             call.response().end(DetokenizeResponse.newBuilder().setText(text.result()).build());
                         }
@@ -106,9 +106,9 @@ public final class InferenceApi implements Service {
                         throw new GatewayException(ErrorKind.INVALID_ARGUMENT, "request_id", "request_id: must not be empty");
                     }
                     call.response().end(AbortResponse.newBuilder()
-                            .setAborted(dispatcher.abort(identity, req.getRequestId())).build());
+                            .setAborted(dispatcher.abort(identity, GrpcRequests.requestId(req.getRequestId()))).build());
                 } catch (RuntimeException e) {
-                    fail(call.response(), GatewayException.from(e));
+                    fail(call.response(), GatewayException.from(e), null);
                 }
             });
         });
@@ -121,7 +121,7 @@ public final class InferenceApi implements Service {
                 dispatcher.authenticate(bearer(call));
                 body.accept(req);
             } catch (RuntimeException e) {
-                fail(call.response(), GatewayException.from(e));
+                fail(call.response(), GatewayException.from(e), null);
             }
         });
     }
@@ -134,7 +134,7 @@ public final class InferenceApi implements Service {
             try {
                 parsed = parse(call, request);
             } catch (RuntimeException e) {
-                fail(response, GatewayException.from(e));
+                fail(response, GatewayException.from(e), null);
                 return;
             }
             // The relay needs the request id and prompt size, known only once the dispatch
@@ -142,7 +142,7 @@ public final class InferenceApi implements Service {
             RelayHolder holder = new RelayHolder();
             dispatcher.dispatch(parsed, holder).onComplete(result -> {
                 if (result.failed()) {
-                    fail(response, GatewayException.from(result.cause()));
+                    fail(response, GatewayException.from(result.cause()), parsed.requestId());
                     return;
                 }
                 RequestDispatcher.Dispatched d = result.result();
@@ -160,13 +160,13 @@ public final class InferenceApi implements Service {
             try {
                 parsed = parse(call, request);
             } catch (RuntimeException e) {
-                fail(response, GatewayException.from(e));
+                fail(response, GatewayException.from(e), null);
                 return;
             }
             GrpcCompleteCollector collector = new GrpcCompleteCollector(vertx.getOrCreateContext(), response);
             dispatcher.dispatch(parsed, collector).onComplete(result -> {
                 if (result.failed()) {
-                    fail(response, GatewayException.from(result.cause()));
+                    fail(response, GatewayException.from(result.cause()), parsed.requestId());
                     return;
                 }
                 collector.requestId(result.result().requestId());
@@ -203,14 +203,19 @@ public final class InferenceApi implements Service {
     private RequestDispatcher.Call parse(GrpcServerRequest<?, ?> call, GenerateRequest request) {
         String identity = dispatcher.authenticate(bearer(call));
         return new RequestDispatcher.Call("grpc", identity, request.getModel(), GrpcRequests.prompt(request),
-                GrpcRequests.sampling(request.getSampling()), request.getRequestId());
+                GrpcRequests.sampling(request.getSampling()), GrpcRequests.requestId(request.getRequestId()));
     }
 
     private static String bearer(GrpcServerRequest<?, ?> call) {
         return ApiKeys.bearer(call.headers().get("authorization"));
     }
 
-    static void fail(GrpcServerResponse<?, ?> response, GatewayException e) {
+    /**
+     * Ends the call with {@code e}'s status; an internal error's detail goes to the log under
+     * {@code requestId} (null when the request has none yet), not to the client.
+     */
+    static void fail(GrpcServerResponse<?, ?> response, GatewayException error, String requestId) {
+        GatewayException e = error.forClient(requestId);
         response.status(e.kind().grpcStatus()).statusMessage(e.getMessage());
         if (e.retryAfterSeconds() > 0) {
             response.trailers().set("retry-after", Long.toString(e.retryAfterSeconds()));

@@ -3,6 +3,7 @@ package dev.quire.gateway.openai;
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
 import com.hubspot.jinjava.LegacyOverrides;
+import com.hubspot.jinjava.el.JinjavaProcessors;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
@@ -11,6 +12,7 @@ import dev.quire.gateway.admission.ErrorKind;
 import dev.quire.gateway.admission.GatewayException;
 import dev.quire.scheduler.engine.ModelInfo;
 
+import java.time.Duration;
 import java.time.ZonedDateTime;
 import java.util.HashMap;
 import java.util.List;
@@ -26,11 +28,35 @@ import java.util.Map;
  * a real template's output is tokenized as it is, because the template writes BOS itself.
  */
 final class ChatTemplate {
-    /** Jinja2 semantics where Jinjava's defaults differ; checked against Python's Jinja2 on real templates. */
+    /**
+     * Most characters a rendered prompt may have: far more than any model's context holds, yet small
+     * enough that no template (or string it builds) can take the server's memory.
+     */
+    static final long MAX_OUTPUT_CHARS = 4L << 20;
+    /** Longest a rendering may run; real templates take milliseconds even on long conversations. */
+    static final Duration RENDER_TIME_LIMIT = Duration.ofSeconds(2);
+    /** Most elements of a list or map a template may build. */
+    private static final int MAX_COLLECTION_SIZE = 1 << 20;
+    /** When the rendering on this thread must stop, as {@link System#nanoTime()}; unset outside {@link #render}. */
+    private static final ThreadLocal<long[]> DEADLINE = new ThreadLocal<>();
+
+    /**
+     * Jinja2 semantics where Jinjava's defaults differ; checked against Python's Jinja2 on real templates.
+     * Nested interpretation is off: Jinjava would otherwise render any value holding {@code {{ }}} again
+     * as a template, so that a message's text would run as code (Jinja2 never does that). Output and
+     * string size, collection size and time are bounded; recursive macro calls stay disabled.
+     */
     private static final Jinjava JINJA = new Jinjava(JinjavaConfig.newBuilder()
             .withTrimBlocks(true)
             .withLstripBlocks(true)
-            .withMaxOutputSize(64L << 20)
+            .withNestedInterpretationEnabled(false)
+            .withMaxOutputSize(MAX_OUTPUT_CHARS)
+            .withMaxStringLength(MAX_OUTPUT_CHARS)
+            .withMaxListSize(MAX_COLLECTION_SIZE)
+            .withMaxMapSize(MAX_COLLECTION_SIZE)
+            .withEnableRecursiveMacroCalls(false)
+            .withProcessors(JinjavaProcessors.newBuilder().withNodePreProcessor((node, interpreter) -> checkDeadline())
+                    .build())
             .withLegacyOverrides(LegacyOverrides.newBuilder()
                     .withDefaultKeepTrailingNewlineBehavior(true)
                     .withUseTrimmingForNotesAndExpressions(true)
@@ -75,8 +101,9 @@ final class ChatTemplate {
      * Renders {@code messages} with the generation prompt for the assistant's turn appended.
      *
      * @throws GatewayException 400 naming {@code messages} when the template calls
-     *                          {@code raise_exception} (roles not alternating, say); 500 when the
-     *                          template itself cannot be rendered
+     *                          {@code raise_exception} (roles not alternating, say) or the prompt
+     *                          would pass {@link #MAX_OUTPUT_CHARS}; 500 when the template itself
+     *                          cannot be rendered or runs past {@link #RENDER_TIME_LIMIT}
      */
     String render(List<ChatMessage> messages) {
         if (source == null) {
@@ -91,7 +118,13 @@ final class ChatTemplate {
         bindings.put("add_generation_prompt", true);
         bindings.put("bos_token", bosToken);
         bindings.put("eos_token", eosToken);
-        RenderResult result = JINJA.renderForResult(source, bindings);
+        RenderResult result;
+        DEADLINE.set(new long[]{System.nanoTime() + RENDER_TIME_LIMIT.toNanos()});
+        try {
+            result = JINJA.renderForResult(source, bindings);
+        } finally {
+            DEADLINE.remove();
+        }
         for (TemplateError error : result.getErrors()) {
             if (error.getSeverity() != TemplateError.ErrorType.FATAL) {
                 continue;
@@ -100,11 +133,27 @@ final class ChatTemplate {
                 if (t instanceof Raised raised) {
                     throw new GatewayException(ErrorKind.INVALID_ARGUMENT, "messages", "messages: " + raised.getMessage());
                 }
+                if (t instanceof TimedOut) {
+                    throw new GatewayException(ErrorKind.INTERNAL, null, "the model's chat template did not finish "
+                            + "rendering within " + RENDER_TIME_LIMIT.toMillis() + " ms");
+                }
+            }
+            if (error.getReason() == TemplateError.ErrorReason.OUTPUT_TOO_BIG) {
+                throw new GatewayException(ErrorKind.INVALID_ARGUMENT, "messages", "messages: the prompt rendered "
+                        + "from them would be longer than this server's limit of " + MAX_OUTPUT_CHARS + " characters");
             }
             throw new GatewayException(ErrorKind.INTERNAL, null,
                     "the model's chat template cannot be rendered: " + error.getMessage());
         }
         return result.getOutput();
+    }
+
+    /** Called before every template node: a rendering past its time stops there. */
+    private static void checkDeadline() {
+        long[] deadline = DEADLINE.get();
+        if (deadline != null && System.nanoTime() - deadline[0] > 0) {
+            throw new TimedOut();
+        }
     }
 
     /** {@code raise_exception(msg)} of Hugging Face templates: the request is at fault. */
@@ -120,6 +169,12 @@ final class ChatTemplate {
     private static final class Raised extends RuntimeException {
         Raised(String message) {
             super(message, null, false, false);
+        }
+    }
+
+    private static final class TimedOut extends RuntimeException {
+        TimedOut() {
+            super("rendering time limit reached", null, false, false);
         }
     }
 }

@@ -15,8 +15,12 @@ public final class OpenAiErrors {
         return new GatewayException(ErrorKind.INVALID_ARGUMENT, param, param + ": " + problem);
     }
 
-    /** The JSON body of an error; also sent as an SSE event when a stream fails after it started. */
-    static ObjectNode body(GatewayException e) {
+    /**
+     * The JSON body of an error; also sent as an SSE event when a stream fails after it started. Pass
+     * an internal error through {@link GatewayException#forClient} first, naming the request's id.
+     */
+    static ObjectNode body(GatewayException error) {
+        GatewayException e = error.forClient(null);
         return body(e.getMessage(), e.kind().openAiType(), e.param(), e.kind().openAiCode());
     }
 
@@ -31,8 +35,18 @@ public final class OpenAiErrors {
         return out;
     }
 
-    /** Ends {@code response} with {@code e}'s status, body and, for rate limits, {@code Retry-After}. */
+    /** {@link #send(HttpServerResponse, GatewayException, String)} for a request without an id yet. */
     public static void send(HttpServerResponse response, GatewayException e) {
+        send(response, e, null);
+    }
+
+    /**
+     * Ends {@code response} with {@code e}'s status, body and, for rate limits, {@code Retry-After}.
+     * An internal error's detail goes to the log under {@code requestId} (null: one is made up), not
+     * to the client.
+     */
+    static void send(HttpServerResponse response, GatewayException error, String requestId) {
+        GatewayException e = error.forClient(requestId);
         if (e.retryAfterSeconds() > 0) {
             response.putHeader("retry-after", Long.toString(e.retryAfterSeconds()));
         }

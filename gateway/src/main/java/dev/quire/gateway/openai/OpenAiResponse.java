@@ -109,9 +109,10 @@ final class OpenAiResponse {
     void refuse(GatewayException error, List<RequestHandle> admitted) {
         handles.addAll(admitted);
         cancelAll();
+        GatewayException e = error.forClient(id);
         if (!closed) {
             closed = true;
-            OpenAiErrors.send(response, error);
+            OpenAiErrors.send(response, e, id);
         }
     }
 
@@ -129,7 +130,8 @@ final class OpenAiResponse {
      * An engine failure. Before the stream began it is an ordinary error response; after, an SSE
      * event {@code data: {"error": {...}}} and the end of the stream, without {@code [DONE]}.
      */
-    private void fail(GatewayException error) {
+    private void fail(GatewayException engineError) {
+        GatewayException error = engineError.forClient(id); // logged even when the client has left
         if (closed) {
             return;
         }
@@ -142,7 +144,7 @@ final class OpenAiResponse {
         if (stream && response.headWritten()) {
             response.end(event(OpenAiErrors.body(error)));
         } else {
-            OpenAiErrors.send(response, error);
+            OpenAiErrors.send(response, error, id);
         }
     }
 

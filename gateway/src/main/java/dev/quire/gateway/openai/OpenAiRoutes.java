@@ -17,8 +17,6 @@ import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -37,7 +35,6 @@ import java.util.function.UnaryOperator;
  * fields (400), model (404), then the dispatcher's bounds and admission (400/429/503).
  */
 public final class OpenAiRoutes {
-    private static final Logger LOG = LoggerFactory.getLogger(OpenAiRoutes.class);
     private static final String IDENTITY = "quire.identity";
     private static final Set<String> POST_ENDPOINTS = Set.of("/v1/completions", "/v1/chat/completions");
 
@@ -156,16 +153,16 @@ public final class OpenAiRoutes {
         ChatTemplate template = template(model);
         String identity = ctx.get(IDENTITY);
         HttpServerResponse response = ctx.response();
+        String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
         // Templates are small programs; render off the event loop like tokenization.
         vertx.executeBlocking(() -> template.render(req.messages()), false).onComplete(rendered -> {
             if (rendered.failed()) {
-                OpenAiErrors.send(response, GatewayException.from(rendered.cause()));
+                OpenAiErrors.send(response, GatewayException.from(rendered.cause()), id);
                 return;
             }
             PromptInput prompt = template.isModelTemplate()
                     ? PromptInput.textWithSpecialTokens(rendered.result())
                     : PromptInput.text(rendered.result());
-            String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
             OpenAiResponse out = new OpenAiResponse(OpenAiResponse.Api.CHAT, vertx.getOrCreateContext(), response, id,
                     1, req.stream(), req.includeUsage(), req.topLogprobs(), pieces(model));
             run(response, out, List.of(new RequestDispatcher.Call("http", identity, req.model(), prompt,
@@ -263,10 +260,7 @@ public final class OpenAiRoutes {
             e = new GatewayException(ErrorKind.TOO_LARGE, null, "the request body is larger than this server's limit of "
                     + dispatcher.admission().limits().maxRequestBytes() + " bytes");
         } else if (ctx.failure() != null) {
-            e = GatewayException.from(ctx.failure());
-            if (e.kind() == ErrorKind.INTERNAL) {
-                LOG.error("OpenAI API request {} {} failed", ctx.request().method(), ctx.normalizedPath(), ctx.failure());
-            }
+            e = GatewayException.from(ctx.failure()); // an internal error's detail is logged by send
         } else if (ctx.statusCode() >= 400 && ctx.statusCode() < 500) {
             e = new GatewayException(ErrorKind.INVALID_ARGUMENT, null, "bad request (HTTP " + ctx.statusCode() + ")");
         } else {

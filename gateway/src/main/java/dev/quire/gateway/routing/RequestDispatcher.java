@@ -6,6 +6,7 @@ import dev.quire.gateway.admission.GatewayException;
 import dev.quire.gateway.observability.AccessLog;
 import dev.quire.gateway.observability.GatewayMetrics;
 import dev.quire.gateway.observability.RequestObserver;
+import dev.quire.scheduler.engine.EngineUnavailableException;
 import dev.quire.scheduler.engine.GenerationListener;
 import dev.quire.scheduler.engine.GenerationRequest;
 import dev.quire.scheduler.engine.InferenceEngine;
@@ -183,6 +184,9 @@ public final class RequestDispatcher {
             live.remove(requestId, entry);
             vertx.cancelTimer(entry.queueTimer);
             permit.close();
+            if (e instanceof EngineUnavailableException && admission.draining()) {
+                checkNotDraining(); // a drain that began after the check above shut the engine down: say so
+            }
             throw e;
         }
         entry.handle = handle;

@@ -4,13 +4,24 @@ import dev.quire.gateway.admission.ErrorKind;
 import dev.quire.gateway.admission.GatewayException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 /**
  * Real Hugging Face chat templates (copied from the models' tokenizer_config.json files), rendered
@@ -60,6 +71,109 @@ public class ChatTemplateTest {
                 + "[INST] Tell me a story.\nAbout a cat. [/INST]");
     }
 
+    /** Template syntax a client may send as text; it must reach the model as that text, never run. */
+    static final List<String> PAYLOADS = List.of("{{ 7*7 }}", "{% if true %}x{% endif %}", "{# c #}",
+            "{{ raise_exception('x') }}", "{{ bos_token }}");
+
+    /** A conversation in which every field a client writes (content, name, system prompt) holds {@code p}. */
+    static List<ChatMessage> injected(String p, boolean withSystem) {
+        List<ChatMessage> out = new ArrayList<>();
+        if (withSystem) {
+            out.add(new ChatMessage("system", "Rules: " + p, "ops" + p));
+        }
+        out.add(new ChatMessage("user", "A" + p + "B", "alice" + p));
+        out.add(new ChatMessage("assistant", " " + p + " ", "bot" + p));
+        out.add(new ChatMessage("user", p + "\n" + p, "alice"));
+        return out;
+    }
+
+    /** A template of src/test/resources/chat-templates, read as a model's chat_template.jinja is. */
+    static String resourceTemplate(String name) {
+        try (InputStream in = ChatTemplateTest.class.getResourceAsStream("/chat-templates/" + name + ".jinja")) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Template, payload index, with a system message, expected prompt, or (prompt null) the message the
+     * template raises. The templates are the models' own: Meta-Llama-3-8B-Instruct, Qwen2-7B-Instruct,
+     * Mistral-7B-Instruct-v0.1 and gemma-7b-it; chatml-names is ChatML that also prints names. Expected
+     * strings come from Python's Jinja2 3.1.6 set up as transformers does (ImmutableSandboxedEnvironment,
+     * trim_blocks, lstrip_blocks, raise_exception, strftime_now; bos_token "<s>", eos_token "</s>",
+     * add_generation_prompt=True) on the same messages.
+     */
+    static Stream<Arguments> injectionCases() {
+        return Stream.of(
+                Arguments.of("llama3-instruct", 0, false, "<s><|start_header_id|>user<|end_header_id|>\n\nA{{ 7*7 }}B<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n{{ 7*7 }}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n{{ 7*7 }}\n{{ 7*7 }}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", null),
+                Arguments.of("llama3-instruct", 0, true, "<s><|start_header_id|>system<|end_header_id|>\n\nRules: {{ 7*7 }}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nA{{ 7*7 }}B<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n{{ 7*7 }}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n{{ 7*7 }}\n{{ 7*7 }}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", null),
+                Arguments.of("llama3-instruct", 1, false, "<s><|start_header_id|>user<|end_header_id|>\n\nA{% if true %}x{% endif %}B<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n{% if true %}x{% endif %}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n{% if true %}x{% endif %}\n{% if true %}x{% endif %}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", null),
+                Arguments.of("llama3-instruct", 1, true, "<s><|start_header_id|>system<|end_header_id|>\n\nRules: {% if true %}x{% endif %}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nA{% if true %}x{% endif %}B<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n{% if true %}x{% endif %}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n{% if true %}x{% endif %}\n{% if true %}x{% endif %}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", null),
+                Arguments.of("llama3-instruct", 2, false, "<s><|start_header_id|>user<|end_header_id|>\n\nA{# c #}B<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n{# c #}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n{# c #}\n{# c #}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", null),
+                Arguments.of("llama3-instruct", 2, true, "<s><|start_header_id|>system<|end_header_id|>\n\nRules: {# c #}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nA{# c #}B<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n{# c #}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n{# c #}\n{# c #}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", null),
+                Arguments.of("llama3-instruct", 3, false, "<s><|start_header_id|>user<|end_header_id|>\n\nA{{ raise_exception('x') }}B<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n{{ raise_exception('x') }}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n{{ raise_exception('x') }}\n{{ raise_exception('x') }}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", null),
+                Arguments.of("llama3-instruct", 3, true, "<s><|start_header_id|>system<|end_header_id|>\n\nRules: {{ raise_exception('x') }}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nA{{ raise_exception('x') }}B<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n{{ raise_exception('x') }}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n{{ raise_exception('x') }}\n{{ raise_exception('x') }}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", null),
+                Arguments.of("llama3-instruct", 4, false, "<s><|start_header_id|>user<|end_header_id|>\n\nA{{ bos_token }}B<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n{{ bos_token }}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n{{ bos_token }}\n{{ bos_token }}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", null),
+                Arguments.of("llama3-instruct", 4, true, "<s><|start_header_id|>system<|end_header_id|>\n\nRules: {{ bos_token }}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nA{{ bos_token }}B<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n{{ bos_token }}<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n{{ bos_token }}\n{{ bos_token }}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", null),
+                Arguments.of("qwen2-instruct", 0, false, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nA{{ 7*7 }}B<|im_end|>\n<|im_start|>assistant\n {{ 7*7 }} <|im_end|>\n<|im_start|>user\n{{ 7*7 }}\n{{ 7*7 }}<|im_end|>\n<|im_start|>assistant\n", null),
+                Arguments.of("qwen2-instruct", 0, true, "<|im_start|>system\nRules: {{ 7*7 }}<|im_end|>\n<|im_start|>user\nA{{ 7*7 }}B<|im_end|>\n<|im_start|>assistant\n {{ 7*7 }} <|im_end|>\n<|im_start|>user\n{{ 7*7 }}\n{{ 7*7 }}<|im_end|>\n<|im_start|>assistant\n", null),
+                Arguments.of("qwen2-instruct", 1, false, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nA{% if true %}x{% endif %}B<|im_end|>\n<|im_start|>assistant\n {% if true %}x{% endif %} <|im_end|>\n<|im_start|>user\n{% if true %}x{% endif %}\n{% if true %}x{% endif %}<|im_end|>\n<|im_start|>assistant\n", null),
+                Arguments.of("qwen2-instruct", 1, true, "<|im_start|>system\nRules: {% if true %}x{% endif %}<|im_end|>\n<|im_start|>user\nA{% if true %}x{% endif %}B<|im_end|>\n<|im_start|>assistant\n {% if true %}x{% endif %} <|im_end|>\n<|im_start|>user\n{% if true %}x{% endif %}\n{% if true %}x{% endif %}<|im_end|>\n<|im_start|>assistant\n", null),
+                Arguments.of("qwen2-instruct", 2, false, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nA{# c #}B<|im_end|>\n<|im_start|>assistant\n {# c #} <|im_end|>\n<|im_start|>user\n{# c #}\n{# c #}<|im_end|>\n<|im_start|>assistant\n", null),
+                Arguments.of("qwen2-instruct", 2, true, "<|im_start|>system\nRules: {# c #}<|im_end|>\n<|im_start|>user\nA{# c #}B<|im_end|>\n<|im_start|>assistant\n {# c #} <|im_end|>\n<|im_start|>user\n{# c #}\n{# c #}<|im_end|>\n<|im_start|>assistant\n", null),
+                Arguments.of("qwen2-instruct", 3, false, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nA{{ raise_exception('x') }}B<|im_end|>\n<|im_start|>assistant\n {{ raise_exception('x') }} <|im_end|>\n<|im_start|>user\n{{ raise_exception('x') }}\n{{ raise_exception('x') }}<|im_end|>\n<|im_start|>assistant\n", null),
+                Arguments.of("qwen2-instruct", 3, true, "<|im_start|>system\nRules: {{ raise_exception('x') }}<|im_end|>\n<|im_start|>user\nA{{ raise_exception('x') }}B<|im_end|>\n<|im_start|>assistant\n {{ raise_exception('x') }} <|im_end|>\n<|im_start|>user\n{{ raise_exception('x') }}\n{{ raise_exception('x') }}<|im_end|>\n<|im_start|>assistant\n", null),
+                Arguments.of("qwen2-instruct", 4, false, "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nA{{ bos_token }}B<|im_end|>\n<|im_start|>assistant\n {{ bos_token }} <|im_end|>\n<|im_start|>user\n{{ bos_token }}\n{{ bos_token }}<|im_end|>\n<|im_start|>assistant\n", null),
+                Arguments.of("qwen2-instruct", 4, true, "<|im_start|>system\nRules: {{ bos_token }}<|im_end|>\n<|im_start|>user\nA{{ bos_token }}B<|im_end|>\n<|im_start|>assistant\n {{ bos_token }} <|im_end|>\n<|im_start|>user\n{{ bos_token }}\n{{ bos_token }}<|im_end|>\n<|im_start|>assistant\n", null),
+                Arguments.of("mistral-instruct-v0.1", 0, false, "<s>[INST] A{{ 7*7 }}B [/INST] {{ 7*7 }} </s> [INST] {{ 7*7 }}\n{{ 7*7 }} [/INST]", null),
+                Arguments.of("mistral-instruct-v0.1", 0, true, null, "Conversation roles must alternate user/assistant/user/assistant/..."),
+                Arguments.of("mistral-instruct-v0.1", 1, false, "<s>[INST] A{% if true %}x{% endif %}B [/INST] {% if true %}x{% endif %} </s> [INST] {% if true %}x{% endif %}\n{% if true %}x{% endif %} [/INST]", null),
+                Arguments.of("mistral-instruct-v0.1", 1, true, null, "Conversation roles must alternate user/assistant/user/assistant/..."),
+                Arguments.of("mistral-instruct-v0.1", 2, false, "<s>[INST] A{# c #}B [/INST] {# c #} </s> [INST] {# c #}\n{# c #} [/INST]", null),
+                Arguments.of("mistral-instruct-v0.1", 2, true, null, "Conversation roles must alternate user/assistant/user/assistant/..."),
+                Arguments.of("mistral-instruct-v0.1", 3, false, "<s>[INST] A{{ raise_exception('x') }}B [/INST] {{ raise_exception('x') }} </s> [INST] {{ raise_exception('x') }}\n{{ raise_exception('x') }} [/INST]", null),
+                Arguments.of("mistral-instruct-v0.1", 3, true, null, "Conversation roles must alternate user/assistant/user/assistant/..."),
+                Arguments.of("mistral-instruct-v0.1", 4, false, "<s>[INST] A{{ bos_token }}B [/INST] {{ bos_token }} </s> [INST] {{ bos_token }}\n{{ bos_token }} [/INST]", null),
+                Arguments.of("mistral-instruct-v0.1", 4, true, null, "Conversation roles must alternate user/assistant/user/assistant/..."),
+                Arguments.of("gemma-it", 0, false, "<s><start_of_turn>user\nA{{ 7*7 }}B<end_of_turn>\n<start_of_turn>model\n{{ 7*7 }}<end_of_turn>\n<start_of_turn>user\n{{ 7*7 }}\n{{ 7*7 }}<end_of_turn>\n<start_of_turn>model\n", null),
+                Arguments.of("gemma-it", 0, true, null, "System role not supported"),
+                Arguments.of("gemma-it", 1, false, "<s><start_of_turn>user\nA{% if true %}x{% endif %}B<end_of_turn>\n<start_of_turn>model\n{% if true %}x{% endif %}<end_of_turn>\n<start_of_turn>user\n{% if true %}x{% endif %}\n{% if true %}x{% endif %}<end_of_turn>\n<start_of_turn>model\n", null),
+                Arguments.of("gemma-it", 1, true, null, "System role not supported"),
+                Arguments.of("gemma-it", 2, false, "<s><start_of_turn>user\nA{# c #}B<end_of_turn>\n<start_of_turn>model\n{# c #}<end_of_turn>\n<start_of_turn>user\n{# c #}\n{# c #}<end_of_turn>\n<start_of_turn>model\n", null),
+                Arguments.of("gemma-it", 2, true, null, "System role not supported"),
+                Arguments.of("gemma-it", 3, false, "<s><start_of_turn>user\nA{{ raise_exception('x') }}B<end_of_turn>\n<start_of_turn>model\n{{ raise_exception('x') }}<end_of_turn>\n<start_of_turn>user\n{{ raise_exception('x') }}\n{{ raise_exception('x') }}<end_of_turn>\n<start_of_turn>model\n", null),
+                Arguments.of("gemma-it", 3, true, null, "System role not supported"),
+                Arguments.of("gemma-it", 4, false, "<s><start_of_turn>user\nA{{ bos_token }}B<end_of_turn>\n<start_of_turn>model\n{{ bos_token }}<end_of_turn>\n<start_of_turn>user\n{{ bos_token }}\n{{ bos_token }}<end_of_turn>\n<start_of_turn>model\n", null),
+                Arguments.of("gemma-it", 4, true, null, "System role not supported"),
+                Arguments.of("chatml-names", 0, false, "<|im_start|>user name=alice{{ 7*7 }}\nA{{ 7*7 }}B<|im_end|>\n<|im_start|>assistant name=bot{{ 7*7 }}\n {{ 7*7 }} <|im_end|>\n<|im_start|>user name=alice\n{{ 7*7 }}\n{{ 7*7 }}<|im_end|>\n<|im_start|>assistant\n", null),
+                Arguments.of("chatml-names", 0, true, "<|im_start|>system name=ops{{ 7*7 }}\nRules: {{ 7*7 }}<|im_end|>\n<|im_start|>user name=alice{{ 7*7 }}\nA{{ 7*7 }}B<|im_end|>\n<|im_start|>assistant name=bot{{ 7*7 }}\n {{ 7*7 }} <|im_end|>\n<|im_start|>user name=alice\n{{ 7*7 }}\n{{ 7*7 }}<|im_end|>\n<|im_start|>assistant\n", null),
+                Arguments.of("chatml-names", 1, false, "<|im_start|>user name=alice{% if true %}x{% endif %}\nA{% if true %}x{% endif %}B<|im_end|>\n<|im_start|>assistant name=bot{% if true %}x{% endif %}\n {% if true %}x{% endif %} <|im_end|>\n<|im_start|>user name=alice\n{% if true %}x{% endif %}\n{% if true %}x{% endif %}<|im_end|>\n<|im_start|>assistant\n", null),
+                Arguments.of("chatml-names", 1, true, "<|im_start|>system name=ops{% if true %}x{% endif %}\nRules: {% if true %}x{% endif %}<|im_end|>\n<|im_start|>user name=alice{% if true %}x{% endif %}\nA{% if true %}x{% endif %}B<|im_end|>\n<|im_start|>assistant name=bot{% if true %}x{% endif %}\n {% if true %}x{% endif %} <|im_end|>\n<|im_start|>user name=alice\n{% if true %}x{% endif %}\n{% if true %}x{% endif %}<|im_end|>\n<|im_start|>assistant\n", null),
+                Arguments.of("chatml-names", 2, false, "<|im_start|>user name=alice{# c #}\nA{# c #}B<|im_end|>\n<|im_start|>assistant name=bot{# c #}\n {# c #} <|im_end|>\n<|im_start|>user name=alice\n{# c #}\n{# c #}<|im_end|>\n<|im_start|>assistant\n", null),
+                Arguments.of("chatml-names", 2, true, "<|im_start|>system name=ops{# c #}\nRules: {# c #}<|im_end|>\n<|im_start|>user name=alice{# c #}\nA{# c #}B<|im_end|>\n<|im_start|>assistant name=bot{# c #}\n {# c #} <|im_end|>\n<|im_start|>user name=alice\n{# c #}\n{# c #}<|im_end|>\n<|im_start|>assistant\n", null),
+                Arguments.of("chatml-names", 3, false, "<|im_start|>user name=alice{{ raise_exception('x') }}\nA{{ raise_exception('x') }}B<|im_end|>\n<|im_start|>assistant name=bot{{ raise_exception('x') }}\n {{ raise_exception('x') }} <|im_end|>\n<|im_start|>user name=alice\n{{ raise_exception('x') }}\n{{ raise_exception('x') }}<|im_end|>\n<|im_start|>assistant\n", null),
+                Arguments.of("chatml-names", 3, true, "<|im_start|>system name=ops{{ raise_exception('x') }}\nRules: {{ raise_exception('x') }}<|im_end|>\n<|im_start|>user name=alice{{ raise_exception('x') }}\nA{{ raise_exception('x') }}B<|im_end|>\n<|im_start|>assistant name=bot{{ raise_exception('x') }}\n {{ raise_exception('x') }} <|im_end|>\n<|im_start|>user name=alice\n{{ raise_exception('x') }}\n{{ raise_exception('x') }}<|im_end|>\n<|im_start|>assistant\n", null),
+                Arguments.of("chatml-names", 4, false, "<|im_start|>user name=alice{{ bos_token }}\nA{{ bos_token }}B<|im_end|>\n<|im_start|>assistant name=bot{{ bos_token }}\n {{ bos_token }} <|im_end|>\n<|im_start|>user name=alice\n{{ bos_token }}\n{{ bos_token }}<|im_end|>\n<|im_start|>assistant\n", null),
+                Arguments.of("chatml-names", 4, true, "<|im_start|>system name=ops{{ bos_token }}\nRules: {{ bos_token }}<|im_end|>\n<|im_start|>user name=alice{{ bos_token }}\nA{{ bos_token }}B<|im_end|>\n<|im_start|>assistant name=bot{{ bos_token }}\n {{ bos_token }} <|im_end|>\n<|im_start|>user name=alice\n{{ bos_token }}\n{{ bos_token }}<|im_end|>\n<|im_start|>assistant\n", null));
+    }
+
+    @ParameterizedTest(name = "{0}, payload {1}, system message {2}")
+    @MethodSource("injectionCases")
+    void messageTextIsNeverRunAsTemplateCode(String template, int payload, boolean withSystem, String expected,
+                                             String raised) {
+        ChatTemplate t = new ChatTemplate(resourceTemplate(template), "<s>", "</s>");
+        List<ChatMessage> messages = injected(PAYLOADS.get(payload), withSystem);
+        if (raised == null) {
+            assertThat(t.render(messages)).isEqualTo(expected);
+        } else {
+            assertThatThrownBy(() -> t.render(messages)).isInstanceOfSatisfying(GatewayException.class, e -> {
+                assertThat(e.kind()).isEqualTo(ErrorKind.INVALID_ARGUMENT);
+                assertThat(e.getMessage()).isEqualTo("messages: " + raised);
+            });
+        }
+    }
+
     @Test
     void raiseExceptionIsTheClientsError() {
         List<ChatMessage> twoUsers = List.of(new ChatMessage("user", "a", null), new ChatMessage("user", "b", null));
@@ -74,6 +188,41 @@ public class ChatTemplateTest {
     void brokenTemplateIsTheServersError() {
         assertThatThrownBy(() -> render("{{ messages[0].content.nope('x') }}", CONVERSATION))
                 .isInstanceOfSatisfying(GatewayException.class, e -> assertThat(e.kind()).isEqualTo(ErrorKind.INTERNAL));
+    }
+
+    @Test
+    void aPromptLongerThanTheLimitIsRefused() {
+        String template = "{% for i in range(1000) %}{{ messages[0]['content'] }}{% endfor %}";
+        List<ChatMessage> big = List.of(new ChatMessage("user", "x".repeat(5000), null));
+        assertThatThrownBy(() -> render(template, big)).isInstanceOfSatisfying(GatewayException.class, e -> {
+            assertThat(e.kind()).isEqualTo(ErrorKind.INVALID_ARGUMENT);
+            assertThat(e.param()).isEqualTo("messages");
+        });
+        assertThat(render(template, List.of(new ChatMessage("user", "x".repeat(4000), null)))).hasSize(4_000_000);
+    }
+
+    @Test
+    void stringsATemplateBuildsAreBounded() {
+        String doubling = "{% set s = messages[0]['content'] %}{% for i in range(40) %}{% set s = s + s %}{% endfor %}"
+                + "{{ s | length }}";
+        assertTimeoutPreemptively(Duration.ofSeconds(20), () -> assertThatThrownBy(() -> render(doubling, CONVERSATION))
+                .isInstanceOf(GatewayException.class));
+    }
+
+    @Test
+    void aTemplateThatRunsTooLongIsStopped() {
+        String busy = "{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}{% set x = c %}"
+                + "{% endfor %}{% endfor %}{% endfor %}done";
+        long start = System.nanoTime();
+        assertTimeoutPreemptively(Duration.ofSeconds(20), () -> assertThatThrownBy(() -> render(busy, CONVERSATION))
+                .isInstanceOfSatisfying(GatewayException.class, e -> assertThat(e.kind()).isEqualTo(ErrorKind.INTERNAL)));
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(ChatTemplate.RENDER_TIME_LIMIT.plusSeconds(5));
+    }
+
+    @Test
+    void recursiveMacroCallsAreCutOffInsteadOfExhaustingTheStack() {
+        // Jinjava refuses a macro calling itself (Jinja2 allows it): the inner call renders nothing.
+        assertThat(render("[{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}]", CONVERSATION)).isEqualTo("[]");
     }
 
     @Test

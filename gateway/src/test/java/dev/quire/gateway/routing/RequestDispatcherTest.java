@@ -17,6 +17,7 @@ import dev.quire.scheduler.engine.TokenLogprobs;
 import dev.quire.gateway.TestModels;
 import dev.quire.scheduler.batch.SchedulerStats;
 import dev.quire.scheduler.engine.ModelInfo;
+import dev.quire.scheduler.engine.EngineUnavailableException;
 import dev.quire.scheduler.engine.TextCodec;
 import io.vertx.core.Vertx;
 import org.junit.jupiter.api.AfterEach;
@@ -64,6 +65,37 @@ class RequestDispatcherTest {
             submitted.add(request);
             return RequestHandle.of(request.requestId(),
                     () -> listener.onFinish(FinishReason.ABORTED, request.promptTokenIds().length, 0));
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    /** An engine that has shut down, as one does once a drain is over; {@code onSubmit} runs first. */
+    static final class ShutDownEngine implements InferenceEngine {
+        final ModelInfo model = TestModels.model("shut-down", 512);
+        Runnable onSubmit = () -> { };
+
+        @Override
+        public ModelInfo model() {
+            return model;
+        }
+
+        @Override
+        public TextCodec text() {
+            return TestModels.BYTES;
+        }
+
+        @Override
+        public SchedulerStats stats() {
+            return new SchedulerStats(0, 0, 0, 1, 0, 0, 0, 0, 0);
+        }
+
+        @Override
+        public RequestHandle submit(GenerationRequest request, GenerationListener listener) {
+            onSubmit.run();
+            throw new EngineUnavailableException("engine is shut down");
         }
 
         @Override
@@ -146,5 +178,27 @@ class RequestDispatcherTest {
         });
         assertThat(engine.submitted).isEmpty();
         assertThat(d.admission().inFlight()).isZero();
+    }
+
+    @Test
+    void aShutDownEngineIsUnavailableAndDuringADrainSaysDraining() {
+        ShutDownEngine engine = new ShutDownEngine();
+        RequestDispatcher d = new RequestDispatcher(vertx, new ModelCatalog().add(engine),
+                new AdmissionController(ApiKeys.none(), AdmissionLimits.defaults()), new GatewayMetrics(),
+                new AccessLog(false));
+        assertThat(refusal(d)).isEqualTo(ErrorKind.UNAVAILABLE);
+        // The drain begins while the request is tokenized; the engine then refuses it.
+        engine.onSubmit = () -> d.admission().startDraining();
+        assertThat(refusal(d)).isEqualTo(ErrorKind.DRAINING);
+        assertThat(d.admission().inFlight()).isZero();
+        assertThat(d.liveRequests()).isZero();
+    }
+
+    static ErrorKind refusal(RequestDispatcher d) {
+        Throwable refused = d.dispatch(call(SamplingOptions.greedy(1)), new Outcome()).toCompletionStage()
+                .toCompletableFuture().handle((ok, e) -> e instanceof java.util.concurrent.CompletionException
+                        ? e.getCause() : e).join();
+        assertThat(refused).isInstanceOf(GatewayException.class);
+        return ((GatewayException) refused).kind();
     }
 }
