@@ -317,6 +317,15 @@ public final class OpenAiDriver implements Driver {
     }
 
     String body(RequestSpec spec, long seed) {
+        return body(options, chat, spec, seed).toString();
+    }
+
+    /**
+     * The request body for one request, with {@link RequestOptions#extraBody()} merged in.
+     *
+     * @throws IllegalArgumentException when the extra body would replace a field the harness sets
+     */
+    static ObjectNode body(RequestOptions options, boolean chat, RequestSpec spec, long seed) {
         ObjectNode b = JSON.createObjectNode();
         b.put("model", options.model());
         Prompt prompt = spec.prompt();
@@ -345,7 +354,21 @@ public final class OpenAiDriver implements Driver {
         if (options.stream()) {
             b.putObject("stream_options").put("include_usage", true);
         }
-        return b.toString();
+        if (options.extraBody() != null) {
+            ExtraBody.merge(b, options.extraBody());
+        }
+        return b;
+    }
+
+    /**
+     * Checks before anything is sent that {@code options}' extra body merges into this driver's requests.
+     *
+     * @throws IllegalArgumentException naming the field it would replace
+     */
+    public static void checkExtraBody(RequestOptions options, boolean chat) {
+        if (options.extraBody() != null) {
+            body(options, chat, new RequestSpec(Prompt.ofText("check"), 1, 1), 0);
+        }
     }
 
     private static String errorMessage(Buffer body) {

@@ -103,6 +103,9 @@ public final class JsonReport {
         if (v == null) {
             return JSON.getNodeFactory().nullNode();
         }
+        if (v instanceof JsonNode node) {
+            return node.deepCopy();
+        }
         if (v instanceof Double d) {
             return number(d);
         }
