@@ -235,11 +235,6 @@ final class KeepAlivePool {
         return Future.all(conns.stream().map(c -> c.http.close()).toList()).mapEmpty();
     }
 
-    /** Connections open now (for tests). */
-    synchronized int openConnections() {
-        return all.size();
-    }
-
     private void open(Promise<Lease> promise) {
         client.connect(connect).onComplete(ar -> {
             if (ar.failed()) {
