@@ -376,6 +376,9 @@ public final class BenchCommand implements Callable<Integer> {
         c.put("ignore_eos", options.ignoreEos());
         c.put("temperature", options.temperature());
         c.put("stream", options.stream());
+        if (options.extraBody() != null) {
+            c.put("extra_body", options.extraBody());
+        }
         c.put("request_timeout_s", options.requestTimeout().toMillis() / 1000.0);
         c.put("percentiles", Arrays.stream(s.percentiles()).boxed().toList());
         c.put("slo", s.slo().isEmpty() ? null : s.slo().toString());

@@ -141,6 +141,13 @@ final class BenchOptions {
                 description = "A request running longer is cancelled and counted as failed (default: "
                         + "${DEFAULT-VALUE}).")
         String requestTimeout = "10m";
+
+        @Option(names = "--extra-body", paramLabel = "JSON",
+                description = "HTTP targets: a JSON object merged into every OpenAI request body, for "
+                        + "server-specific fields, e.g. '{\"cache_prompt\": false}' (llama.cpp). It adds fields "
+                        + "and extends objects such as stream_options; a field quire bench sets itself is an "
+                        + "error. Not for grpc:// targets.")
+        String extraBody;
     }
 
     /** What to write. */

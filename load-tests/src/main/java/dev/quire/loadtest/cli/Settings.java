@@ -1,6 +1,10 @@
 package dev.quire.loadtest.cli;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.quire.loadtest.driver.Backend;
+import dev.quire.loadtest.driver.ExtraBody;
 import dev.quire.loadtest.driver.FaultInjector;
+import dev.quire.loadtest.driver.OpenAiDriver;
 import dev.quire.loadtest.driver.RequestOptions;
 import dev.quire.loadtest.driver.Target;
 import dev.quire.loadtest.report.Slo;
@@ -110,8 +114,16 @@ record Settings(Target target, RequestOptions requestOptions, Slo slo, double[] 
         if (threads < 1) {
             throw new IllegalArgumentException("--client-threads must be >= 1");
         }
+        ObjectNode extraBody = ExtraBody.parse(c.request.extraBody);
+        if (extraBody != null && t.backend() == Backend.QUIRE_GRPC) {
+            throw new IllegalArgumentException("--extra-body is for OpenAI-compatible HTTP targets (http://, https://); "
+                    + "Quire's gRPC API has no request body to extend");
+        }
         RequestOptions options = new RequestOptions(c.target.model == null ? "" : c.target.model, c.request.temperature,
-                c.request.ignoreEos, c.request.stream, c.target.apiKey, timeout);
+                c.request.ignoreEos, c.request.stream, c.target.apiKey, timeout, extraBody);
+        if (extraBody != null) {
+            OpenAiDriver.checkExtraBody(options, t.backend() == Backend.OPENAI_CHAT);
+        }
         return new Settings(t, options, slo, percentiles, rates, concurrencies, duration, n, faultPlan, kind, dataset,
                 threads);
     }

@@ -45,7 +45,7 @@ final class Errors {
         return m.lines().findFirst().orElse(m).strip();
     }
 
-    private static Throwable unwrap(Throwable error) {
+    static Throwable unwrap(Throwable error) {
         Throwable t = error;
         while (t.getCause() != null && t.getCause() != t
                 && (t.getMessage() == null || t instanceof java.util.concurrent.CompletionException)) {

@@ -15,9 +15,13 @@ import io.vertx.core.http.HttpClientAgent;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpClientRequest;
 import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.HttpClosedException;
+import io.vertx.core.http.HttpConnectOptions;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.PoolOptions;
 
+import javax.net.ssl.SSLException;
+import java.io.IOException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -32,11 +36,17 @@ import java.util.concurrent.TimeUnit;
  * <p>Timing follows vLLM's benchmark: a chunk whose text (or {@code delta.content}) is non-empty counts as one
  * token-carrying chunk; the first one sets TTFT and each later one adds an inter-token gap. Role-only and
  * usage-only chunks carry no token and are not timed. Output token counts come from the usage chunk.
+ *
+ * <p>Connections come from a {@link KeepAlivePool}, which honours the server's {@code Connection} and
+ * {@code Keep-Alive} headers so that no request is written on a connection the server may have closed; a
+ * request that still meets a reused connection closing under it, before any response, is sent again once on a
+ * new connection (counted in {@link RequestResult#retries()}).
  */
 public final class OpenAiDriver implements Driver {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final HttpClientAgent http;
+    private final KeepAlivePool pool;
     private final Target target;
     private final RequestOptions options;
     private final String authorization;
@@ -51,10 +61,10 @@ public final class OpenAiDriver implements Driver {
                 .setKeepAlive(true)
                 .setConnectTimeout(10_000)
                 .setTcpNoDelay(true);
-        this.http = vertx.httpClientBuilder()
-                .with(http)
-                .with(new PoolOptions().setHttp1MaxSize(Math.max(1, maxConnections)).setMaxWaitQueueSize(-1))
-                .build();
+        // The agent's own pool carries only the probe; requests go over KeepAlivePool's connections.
+        this.http = vertx.httpClientBuilder().with(http).with(new PoolOptions().setHttp1MaxSize(1)).build();
+        this.pool = new KeepAlivePool(this.http, new HttpConnectOptions().setHost(target.host())
+                .setPort(target.port()).setSsl(target.ssl()).setConnectTimeout(10_000), maxConnections);
         this.target = target;
         this.options = options;
         this.authorization = options.authorization();
@@ -132,45 +142,115 @@ public final class OpenAiDriver implements Driver {
         if (authorization != null) {
             post.putHeader("authorization", authorization);
         }
-        http.request(post).onComplete(created -> {
-            if (created.failed()) {
-                recorder.fail(System.nanoTime(), Errors.kind(created.cause()), Errors.message(created.cause()));
+        attempt(post, body, recorder, false);
+    }
+
+    /**
+     * Sends a request once. When the connection it was written on had carried earlier requests and closes
+     * before any of the response arrives, the server closed it as the request crossed (an idle or request-count
+     * limit): the request is sent once more, on a new connection. A request on a new connection, a retry, or
+     * one whose response had begun is never sent again: the server may have started it.
+     */
+    private void attempt(io.vertx.core.http.RequestOptions post, Buffer body, RequestRecorder recorder,
+                         boolean retry) {
+        pool.acquire(retry).onComplete(leased -> {
+            if (leased.failed()) {
+                recorder.fail(System.nanoTime(), Errors.kind(leased.cause()), Errors.message(leased.cause()));
                 return;
             }
-            HttpClientRequest request = created.result();
-            recorder.onCancel(() -> request.reset());
-            request.send(body).onComplete(answered -> {
-                if (answered.failed()) {
-                    recorder.fail(System.nanoTime(), Errors.kind(answered.cause()), Errors.message(answered.cause()));
+            KeepAlivePool.Lease lease = leased.result();
+            KeepAlivePool.Connection conn = lease.connection();
+            if (recorder.isDone()) {
+                pool.release(conn, null); // timed out while waiting for a connection; nothing was written
+                return;
+            }
+            conn.http.request(post).onComplete(created -> {
+                if (created.failed()) {
+                    pool.discard(conn);
+                    // Nothing was written, so sending it on a new connection is safe.
+                    if (!retry && !recorder.isDone() && connectionLost(created.cause())) {
+                        recorder.retried();
+                        attempt(post, body, recorder, true);
+                    } else {
+                        recorder.fail(System.nanoTime(), Errors.kind(created.cause()), Errors.message(created.cause()));
+                    }
                     return;
                 }
-                HttpClientResponse response = answered.result();
-                if (response.statusCode() != 200) {
-                    int status = response.statusCode();
-                    response.body().onComplete(b -> recorder.fail(System.nanoTime(), "http_" + status,
-                            b.succeeded() ? errorMessage(b.result()) : response.statusMessage()));
-                } else if (options.stream()) {
-                    stream(response, recorder);
-                } else {
-                    response.body().onComplete(b -> {
-                        if (b.failed()) {
-                            recorder.fail(System.nanoTime(), Errors.kind(b.cause()), Errors.message(b.cause()));
+                HttpClientRequest request = created.result();
+                recorder.onCancel(() -> {
+                    request.reset();
+                    pool.discard(conn);
+                });
+                request.send(body).onComplete(answered -> {
+                    if (answered.failed()) {
+                        pool.discard(conn);
+                        if (!retry && lease.reused() && !recorder.isDone() && connectionLost(answered.cause())) {
+                            recorder.retried();
+                            attempt(post, body, recorder, true);
                         } else {
-                            whole(b.result(), recorder);
+                            recorder.fail(System.nanoTime(), Errors.kind(answered.cause()),
+                                    Errors.message(answered.cause()));
                         }
-                    });
-                }
+                        return;
+                    }
+                    answer(answered.result(), conn, recorder);
+                });
             });
         });
     }
 
-    private void stream(HttpClientResponse response, RequestRecorder recorder) {
+    /**
+     * Whether a request failed because its connection closed or was reset before a response began: the
+     * closing of a reused connection by the server, as opposed to a malformed or partial response head, a
+     * TLS failure or a timeout.
+     */
+    static boolean connectionLost(Throwable error) {
+        Throwable t = Errors.unwrap(error);
+        if (t instanceof SSLException) {
+            return false;
+        }
+        return t instanceof HttpClosedException || t instanceof IOException
+                || Errors.kind(t).equals("connection_closed");
+    }
+
+    private void answer(HttpClientResponse response, KeepAlivePool.Connection conn, RequestRecorder recorder) {
+        if (response.statusCode() != 200) {
+            int status = response.statusCode();
+            response.body().onComplete(b -> {
+                recorder.fail(System.nanoTime(), "http_" + status,
+                        b.succeeded() ? errorMessage(b.result()) : response.statusMessage());
+                if (b.succeeded()) {
+                    pool.release(conn, response);
+                } else {
+                    pool.discard(conn);
+                }
+            });
+        } else if (options.stream()) {
+            stream(response, conn, recorder);
+        } else {
+            response.body().onComplete(b -> {
+                if (b.failed()) {
+                    recorder.fail(System.nanoTime(), Errors.kind(b.cause()), Errors.message(b.cause()));
+                    pool.discard(conn);
+                } else {
+                    whole(b.result(), recorder);
+                    pool.release(conn, response);
+                }
+            });
+        }
+    }
+
+    private void stream(HttpClientResponse response, KeepAlivePool.Connection conn, RequestRecorder recorder) {
         SseParser parser = new SseParser(data -> event(data, recorder));
         response.handler(parser::feed);
-        response.exceptionHandler(t -> recorder.fail(System.nanoTime(), Errors.kind(t), Errors.message(t)));
+        response.exceptionHandler(t -> {
+            recorder.fail(System.nanoTime(), Errors.kind(t), Errors.message(t));
+            pool.discard(conn);
+        });
         response.endHandler(v -> {
             parser.finish();
             recorder.end(System.nanoTime());
+            pool.release(conn, response);
         });
     }
 
@@ -237,6 +317,15 @@ public final class OpenAiDriver implements Driver {
     }
 
     String body(RequestSpec spec, long seed) {
+        return body(options, chat, spec, seed).toString();
+    }
+
+    /**
+     * The request body for one request, with {@link RequestOptions#extraBody()} merged in.
+     *
+     * @throws IllegalArgumentException when the extra body would replace a field the harness sets
+     */
+    static ObjectNode body(RequestOptions options, boolean chat, RequestSpec spec, long seed) {
         ObjectNode b = JSON.createObjectNode();
         b.put("model", options.model());
         Prompt prompt = spec.prompt();
@@ -265,7 +354,21 @@ public final class OpenAiDriver implements Driver {
         if (options.stream()) {
             b.putObject("stream_options").put("include_usage", true);
         }
-        return b.toString();
+        if (options.extraBody() != null) {
+            ExtraBody.merge(b, options.extraBody());
+        }
+        return b;
+    }
+
+    /**
+     * Checks before anything is sent that {@code options}' extra body merges into this driver's requests.
+     *
+     * @throws IllegalArgumentException naming the field it would replace
+     */
+    public static void checkExtraBody(RequestOptions options, boolean chat) {
+        if (options.extraBody() != null) {
+            body(options, chat, new RequestSpec(Prompt.ofText("check"), 1, 1), 0);
+        }
     }
 
     private static String errorMessage(Buffer body) {
@@ -291,6 +394,6 @@ public final class OpenAiDriver implements Driver {
 
     @Override
     public Future<Void> close() {
-        return http.close();
+        return pool.close().transform(v -> http.close());
     }
 }

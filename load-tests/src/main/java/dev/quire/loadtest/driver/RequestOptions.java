@@ -1,5 +1,7 @@
 package dev.quire.loadtest.driver;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
 import java.time.Duration;
 
 /**
@@ -11,11 +13,19 @@ import java.time.Duration;
  * @param stream         stream tokens (needed for TTFT, ITL and TPOT); false waits for the whole answer
  * @param apiKey         sent as {@code authorization: Bearer <key>} (null: none)
  * @param requestTimeout a request still running after this long is cancelled and counted as failed (timeout)
+ * @param extraBody      fields merged into every OpenAI request body ({@link ExtraBody}), or null; HTTP only
  */
 public record RequestOptions(String model, double temperature, boolean ignoreEos, boolean stream, String apiKey,
-                             Duration requestTimeout) {
+                             Duration requestTimeout, ObjectNode extraBody) {
+
+    /** Options without an extra body. */
+    public RequestOptions(String model, double temperature, boolean ignoreEos, boolean stream, String apiKey,
+                          Duration requestTimeout) {
+        this(model, temperature, ignoreEos, stream, apiKey, requestTimeout, null);
+    }
+
     public RequestOptions withModel(String name) {
-        return new RequestOptions(name, temperature, ignoreEos, stream, apiKey, requestTimeout);
+        return new RequestOptions(name, temperature, ignoreEos, stream, apiKey, requestTimeout, extraBody);
     }
 
     /** The authorization header value, or null. */

@@ -26,6 +26,7 @@ public final class RequestRecorder {
     private int usageCompletion = -1;
     private String finishReason;
     private boolean done;
+    private int retries;
     private Runnable canceller = () -> { };
 
     /**
@@ -51,6 +52,14 @@ public final class RequestRecorder {
 
     public boolean isDone() {
         return done;
+    }
+
+    /**
+     * The request is being sent again on a new connection: the one it was written on was closed before any
+     * of the response arrived, so the server cannot have started it.
+     */
+    public void retried() {
+        retries++;
     }
 
     /**
@@ -143,7 +152,7 @@ public final class RequestRecorder {
         long[] keptOffsets = streamed ? Arrays.copyOf(offsets, chunks) : new long[0];
         int[] keptSizes = streamed ? Arrays.copyOf(sizes, chunks) : new int[0];
         onDone.accept(new RequestResult(sendNanos, nanos - sendNanos, keptOffsets, keptSizes, streamed, prompt, output,
-                requestedTokens, finishReason, outcome, duplicated, kind, message));
+                requestedTokens, finishReason, outcome, duplicated, kind, message, retries));
     }
 
     private static boolean isAbort(String reason) {

@@ -18,10 +18,20 @@ package dev.quire.loadtest.driver;
  * @param errorKind        for failures: a short kind such as {@code connect}, {@code timeout},
  *                         {@code grpc_UNAVAILABLE}, {@code http_503}; else null
  * @param errorMessage     for failures: the message; else null
+ * @param retries          times the request was sent again on a new connection because the reused one it was
+ *                         written on closed before any of the response arrived (HTTP only)
  */
 public record RequestResult(long sendNanos, long e2elNanos, long[] chunkOffsets, int[] chunkTokens, boolean streamed,
                             int promptTokens, int outputTokens, int requestedTokens, String finishReason,
-                            Outcome outcome, boolean duplicated, String errorKind, String errorMessage) {
+                            Outcome outcome, boolean duplicated, String errorKind, String errorMessage, int retries) {
+
+    /** A result of a request that was sent once. */
+    public RequestResult(long sendNanos, long e2elNanos, long[] chunkOffsets, int[] chunkTokens, boolean streamed,
+                         int promptTokens, int outputTokens, int requestedTokens, String finishReason,
+                         Outcome outcome, boolean duplicated, String errorKind, String errorMessage) {
+        this(sendNanos, e2elNanos, chunkOffsets, chunkTokens, streamed, promptTokens, outputTokens, requestedTokens,
+                finishReason, outcome, duplicated, errorKind, errorMessage, 0);
+    }
 
     /** Time to first token in nanoseconds, or -1 when no token arrived or timing was not streamed. */
     public long ttftNanos() {

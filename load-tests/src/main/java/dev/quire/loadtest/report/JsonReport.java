@@ -88,6 +88,9 @@ public final class JsonReport {
             itl.add((at[i] - at[i - 1]) / 1e6);
         }
         o.put("duplicated", r.duplicated());
+        if (r.retries() > 0) {
+            o.put("retries", r.retries());
+        }
         if (r.errorKind() != null) {
             o.put("error_kind", r.errorKind());
             o.put("error", r.errorMessage());
@@ -99,6 +102,9 @@ public final class JsonReport {
     private static JsonNode value(Object v) {
         if (v == null) {
             return JSON.getNodeFactory().nullNode();
+        }
+        if (v instanceof JsonNode node) {
+            return node.deepCopy();
         }
         if (v instanceof Double d) {
             return number(d);

@@ -26,6 +26,8 @@ import java.util.TreeMap;
  *       of completed requests / duration; {@code total_token_throughput}: (prompt + output tokens) /
  *       duration; {@code request_goodput}: completed requests meeting every SLO / duration.</li>
  *   <li>{@code duration}: from the first request sent to the last one finished, in seconds.</li>
+ *   <li>{@code retried}: requests sent a second time, on a new connection, because the reused HTTP connection
+ *       they were written on closed before any of the response arrived; their latencies include the retry.</li>
  * </ul>
  */
 public final class PointMetrics {
@@ -69,6 +71,7 @@ public final class PointMetrics {
         int failed = 0;
         int truncated = 0;
         int duplicated = 0;
+        int retried = 0;
         int good = 0;
         long inputTokens = 0;
         long outputTokens = 0;
@@ -81,6 +84,9 @@ public final class PointMetrics {
         for (RequestResult r : run.results()) {
             if (r.duplicated()) {
                 duplicated++;
+            }
+            if (r.retries() > 0) {
+                retried++;
             }
             if (r.outcome() == Outcome.FAILED) {
                 failed++;
@@ -127,6 +133,7 @@ public final class PointMetrics {
         v.put("failed", failed);
         v.put("truncated", truncated);
         v.put("duplicated", duplicated);
+        v.put("retried", retried);
         v.put("total_input_tokens", inputTokens);
         v.put("total_output_tokens", outputTokens);
         v.put("request_throughput", completed / duration);

@@ -48,6 +48,9 @@ public final class ResultTable {
         line(sb, "Failed requests", integer(m, "failed"));
         line(sb, "Truncated requests", integer(m, "truncated"));
         line(sb, "Requests with duplicated tokens", integer(m, "duplicated"));
+        if (m.get("retried") > 0) {
+            line(sb, "Requests resent on a new connection", integer(m, "retried"));
+        }
         line(sb, "Benchmark duration (s)", num(m.get("duration")));
         line(sb, "Total input tokens", integer(m, "total_input_tokens"));
         line(sb, "Total generated tokens", integer(m, "total_output_tokens"));

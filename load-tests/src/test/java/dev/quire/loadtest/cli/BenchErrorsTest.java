@@ -79,13 +79,30 @@ class BenchErrorsTest {
     }
 
     @Test
+    void badExtraBody() throws IOException {
+        String http = "http://127.0.0.1:" + closedPort();
+        assertOneLineError(Cli.run("--base-url", http, "--extra-body", "[1, 2]"), 1,
+                "--extra-body must be a JSON object", "got a JSON array");
+        assertOneLineError(Cli.run("--base-url", http, "--extra-body", "cache_prompt=false"), 1,
+                "--extra-body must be a JSON object", "is not valid JSON");
+        assertOneLineError(Cli.run("--base-url", http, "--extra-body", "{\"max_tokens\": 5}"), 1,
+                "--extra-body: \"max_tokens\" is set by quire bench itself; use --output-len");
+        assertOneLineError(Cli.run("--base-url", http, "--no-stream", "--extra-body", "{\"stream\": true}"), 1,
+                "--extra-body: \"stream\"", "use --[no-]stream");
+        assertOneLineError(Cli.run("--extra-body", "{\"cache_prompt\": false}"), 1,
+                "--extra-body is for OpenAI-compatible HTTP targets");
+        assertOneLineError(Cli.run("--target", "grpc://localhost:1", "--extra-body", "{}"), 1,
+                "--extra-body is for OpenAI-compatible HTTP targets");
+    }
+
+    @Test
     void helpExplainsTheCommand() {
         Cli.Result r = Cli.run("--help");
         assertThat(r.exitCode()).isZero();
         assertThat(r.out()).contains("quire bench", "--target", "--base-url", "--model", "--api-key", "--request-rate",
                 "--burstiness", "--concurrency", "--duration", "--warmup-requests", "--ignore-eos", "--temperature",
                 "--[no-]stream", "--slo", "--out", "--kill-worker-at", "--worker-pid-file", "--fault-command",
-                "--seed", "--dataset", "Examples:", "TTFT", "TPOT", "ITL", "E2EL", "Exit status");
+                "--seed", "--dataset", "--extra-body", "Not for grpc:// targets", "Examples:", "TTFT", "TPOT", "ITL", "E2EL", "Exit status");
         assertThat(r.out().lines()).allSatisfy(line -> assertThat(line.length()).as(line).isLessThanOrEqualTo(100));
     }
 }

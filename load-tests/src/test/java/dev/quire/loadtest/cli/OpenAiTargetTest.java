@@ -114,6 +114,28 @@ class OpenAiTargetTest {
     }
 
     @Test
+    void extraBodyFieldsReachTheServer() throws Exception {
+        Path out = dir.resolve("extra.json");
+        Cli.Result r = Cli.run("--base-url", url(), "--endpoint", "chat", "-n", "3", "-c", "3", "--input-len", "4",
+                "--output-len", "2", "--out", out.toString(), "--extra-body",
+                "{\"cache_prompt\": false, \"stream_options\": {\"continuous_usage_stats\": true}, \"top_k\": 1}");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(peer.bodies).hasSize(4); // the test request and three measured ones
+        for (JsonNode body : peer.bodies) {
+            assertThat(body.path("cache_prompt").isBoolean()).isTrue();
+            assertThat(body.path("cache_prompt").asBoolean()).isFalse();
+            assertThat(body.path("top_k").asInt()).isEqualTo(1);
+            assertThat(body.path("stream_options").path("include_usage").asBoolean()).isTrue();
+            assertThat(body.path("stream_options").path("continuous_usage_stats").asBoolean()).isTrue();
+            assertThat(body.path("messages").path(0).path("role").asText()).isEqualTo("user");
+            assertThat(body.path("max_tokens").asInt()).isEqualTo(2);
+        }
+        JsonNode json = Cli.json(out);
+        assertThat(json.path("config").path("extra_body").path("cache_prompt").isBoolean()).isTrue();
+        assertThat(json.path("points").path(0).path("completed").asInt()).isEqualTo(3);
+    }
+
+    @Test
     void anHttpErrorFromTheServerIsAOneLineFailure() {
         peer.failWith = 400;
         Cli.Result r = Cli.run("--base-url", url(), "-n", "3", "--prompt-format", "text");
