@@ -37,7 +37,7 @@ public final class GatewayCommand implements Callable<Integer> {
                     + "round-robin (default: ${DEFAULT-VALUE}).")
     String placement;
 
-    @Option(names = "--balance-threshold", defaultValue = "8", paramLabel = "LOAD",
+    @Option(names = "--balance-threshold", defaultValue = "32", paramLabel = "LOAD",
             description = "cache-aware: how much busier (queued x 2 + running) the worker with the cached prefix may "
                     + "be than the least-loaded worker and still get the request (default: ${DEFAULT-VALUE}).")
     double balanceThreshold;

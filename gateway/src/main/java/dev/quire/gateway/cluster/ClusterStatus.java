@@ -53,6 +53,7 @@ public final class ClusterStatus {
                     .put("requests_completed", r.requestsCompleted())
                     .put("prefix_hit_rate", Math.round(r.prefixHitRate() * 10_000) / 10_000.0)
                     .put("step_ms", Math.round(r.stepMillis() * 100) / 100.0)
+                    .put("cached_prefix_blocks", r.prefixHashes().length)
                     .put("metrics_address", r.metricsAddress())
                     .put("stale", !directory.isFresh(e));
         }

@@ -7,6 +7,7 @@ import dev.quire.proto.v1.GenerateRequest;
 import dev.quire.proto.v1.GenerateResponse;
 import dev.quire.proto.v1.InferenceGrpc;
 import dev.quire.proto.v1.SamplingParams;
+import dev.quire.proto.v1.TokenIds;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
 
@@ -27,8 +28,8 @@ final class ClusterClient implements AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper();
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-    /** One finished stream: the tokens in the order received, and how it ended. */
-    record Output(List<Integer> tokens, FinishReason finish) {
+    /** One finished stream: the tokens in the order received, how it ended, and its time to first token. */
+    record Output(List<Integer> tokens, FinishReason finish, double ttftMillis) {
     }
 
     private final ManagedChannel channel;
@@ -41,20 +42,38 @@ final class ClusterClient implements AutoCloseable {
 
     /** A greedy stream of exactly {@code tokens} tokens (ignore_eos). */
     Output greedy(String prompt, int tokens) {
-        GenerateRequest req = GenerateRequest.newBuilder().setPrompt(prompt).setSampling(SamplingParams.newBuilder()
+        return greedy(GenerateRequest.newBuilder().setPrompt(prompt), tokens);
+    }
+
+    /** The same for a prompt of token ids. */
+    Output greedy(int[] promptIds, int tokens) {
+        TokenIds.Builder ids = TokenIds.newBuilder();
+        for (int id : promptIds) {
+            ids.addIds(id);
+        }
+        return greedy(GenerateRequest.newBuilder().setPromptTokenIds(ids), tokens);
+    }
+
+    private Output greedy(GenerateRequest.Builder prompt, int tokens) {
+        GenerateRequest req = prompt.setSampling(SamplingParams.newBuilder()
                 .setTemperature(0).setMaxTokens(tokens).setIgnoreEos(true)).build();
+        long start = System.nanoTime();
+        long firstToken = 0;
         List<Integer> out = new ArrayList<>();
         FinishReason finish = FinishReason.FINISH_REASON_UNSPECIFIED;
         Iterator<GenerateResponse> it = InferenceGrpc.newBlockingStub(channel).withDeadlineAfter(120, TimeUnit.SECONDS)
                 .generate(req);
         while (it.hasNext()) {
             GenerateResponse r = it.next();
+            if (firstToken == 0 && r.getTokenIdsCount() > 0) {
+                firstToken = System.nanoTime();
+            }
             out.addAll(r.getTokenIdsList());
             if (r.getFinishReason() != FinishReason.FINISH_REASON_UNSPECIFIED) {
                 finish = r.getFinishReason();
             }
         }
-        return new Output(out, finish);
+        return new Output(out, finish, (firstToken - start) / 1e6);
     }
 
     JsonNode getJson(String path) throws IOException, InterruptedException {
@@ -93,5 +112,18 @@ final class ClusterClient implements AutoCloseable {
     @Override
     public void close() throws InterruptedException {
         channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+
+    /** Sum of a Prometheus counter over all its series, scraped from {@code http://address/metrics}. */
+    static double scrape(String address, String metric) throws IOException, InterruptedException {
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create("http://" + address + "/metrics"))
+                .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
+        double sum = 0;
+        for (String line : r.body().split("\n")) {
+            if (line.startsWith(metric + "{") || line.startsWith(metric + " ")) {
+                sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        }
+        return sum;
     }
 }

@@ -170,6 +170,46 @@ class ClusterIT {
         }
     }
 
+    @Test
+    @Order(2)
+    void cacheAwarePlacementSendsEachGroupToTheWorkerHoldingItsPrefixWhileOtherLoadSpreads() throws Exception {
+        List<String> metrics = new ArrayList<>();
+        for (JsonNode w : cluster.getJson("/cluster").get("workers")) {
+            metrics.add(w.get("metrics_address").asText());
+        }
+        SharedPrefixWorkload workload = new SharedPrefixWorkload(4, 8, 256, 16, 4, 8, 42);
+        SharedPrefixWorkload.Result r = workload.run(cluster, metrics);
+        System.out.printf("cache-aware: %d followers, prefix hits %.1f%%, prefill tokens %.0f, TTFT p50 %.1f ms%n",
+                r.followers(), 100 * r.followerHitShare(256), r.prefillTokens(), r.ttftPercentile(50));
+        assertThat(r.followerHitShare(256)).as("share of the followers' prefix tokens served from cache")
+                .isGreaterThan(0.9);
+
+        // Unrelated prompts, one after another at an idle cluster, still go to every worker.
+        Map<String, Long> before = placements();
+        for (String p : prompts(9)) {
+            cluster.greedy("Unrelated: " + p, 2);
+        }
+        Map<String, Long> after = placements();
+        for (String worker : after.keySet()) {
+            assertThat(after.get(worker) - before.getOrDefault(worker, 0L)).as("placements on %s", worker)
+                    .isPositive();
+        }
+        assertThat(after).hasSize(3);
+    }
+
+    /** The gateway's placement counter, per worker id. */
+    Map<String, Long> placements() throws Exception {
+        Map<String, Long> out = new java.util.TreeMap<>();
+        String body = cluster.get("/metrics").body();
+        for (String line : body.split("\n")) {
+            if (line.startsWith("quire_placements_total{")) {
+                String worker = line.replaceAll(".*worker=\"([^\"]+)\".*", "$1");
+                out.put(worker, (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)));
+            }
+        }
+        return out;
+    }
+
     long completed(String address) {
         try {
             JsonNode w = cluster.worker(address);
@@ -183,7 +223,7 @@ class ClusterIT {
     }
 
     @Test
-    @Order(2)
+    @Order(3)
     void internalCallsWithoutTheClusterSecretAreRefused() throws Exception {
         String address = workerAddresses.get(0);
         int port = Integer.parseInt(address.substring(address.lastIndexOf(':') + 1));
@@ -224,7 +264,7 @@ class ClusterIT {
     }
 
     @Test
-    @Order(3)
+    @Order(4)
     void aWorkerStartedUnderLoadReceivesRequestsWithinFiveSeconds() throws Exception {
         AtomicBoolean loading = new AtomicBoolean(true);
         List<String> failures = java.util.Collections.synchronizedList(new ArrayList<>());
@@ -275,7 +315,7 @@ class ClusterIT {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void aWorkerDrainedUnderLoadFailsNoRequestAndExits() throws Exception {
         QuireProcess drained = workers.get(0);
         List<String> prompts = prompts(40);
@@ -301,7 +341,7 @@ class ClusterIT {
     }
 
     @Test
-    @Order(5)
+    @Order(6)
     void serveOpensNoPortBeyondTheTwoPublicOnesOffLoopback() throws Exception {
         Set<Integer> offLoopback = new HashSet<>();
         for (ProcessSockets.Listening l : ProcessSockets.listening(serve.pid())) {
@@ -313,7 +353,7 @@ class ClusterIT {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void theGatewayProcessCarriesNoDjlOrPyTorch() throws Exception {
         String cmdline = java.nio.file.Files.readString(java.nio.file.Path.of("/proc", "" + gateway.pid(), "cmdline"))
                 .replace('\0', ' ');

@@ -12,6 +12,7 @@ import java.util.List;
  */
 public final class CacheAwarePlacement implements PlacementPolicy {
     private final double balanceThreshold;
+    private final LeastLoadedPlacement leastLoaded = new LeastLoadedPlacement();
 
     public CacheAwarePlacement(double balanceThreshold) {
         if (!(balanceThreshold >= 0)) {
@@ -22,13 +23,13 @@ public final class CacheAwarePlacement implements PlacementPolicy {
 
     @Override
     public Candidate choose(List<Candidate> candidates) {
-        Candidate leastLoaded = candidates.stream().min(LeastLoadedPlacement.BY_LOAD).orElseThrow();
+        Candidate idlest = candidates.stream().min(LeastLoadedPlacement.BY_LOAD).orElseThrow();
         Candidate bestCache = candidates.stream().max(Comparator.comparingInt(Candidate::cachedBlocks)
                 .thenComparing(LeastLoadedPlacement.BY_LOAD.reversed())).orElseThrow();
-        if (bestCache.cachedBlocks() > 0 && bestCache.load() - leastLoaded.load() <= balanceThreshold) {
+        if (bestCache.cachedBlocks() > 0 && bestCache.load() - idlest.load() <= balanceThreshold) {
             return bestCache;
         }
-        return leastLoaded;
+        return leastLoaded.choose(candidates);
     }
 
     @Override

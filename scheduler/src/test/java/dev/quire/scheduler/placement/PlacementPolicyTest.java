@@ -27,6 +27,17 @@ class PlacementPolicyTest {
     }
 
     @Test
+    void leastLoadedSpreadsRequestsOverWorkersThatAreTied() {
+        PlacementPolicy p = new LeastLoadedPlacement();
+        List<Candidate> idle = List.of(worker("c", 0, 0, 0), worker("a", 0, 0, 0), worker("b", 0, 0, 0));
+        List<String> chosen = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            chosen.add(p.choose(idle).workerId());
+        }
+        assertThat(chosen).containsExactly("a", "b", "c", "a", "b", "c");
+    }
+
+    @Test
     void cacheAwarePicksTheLongestCachedPrefixWhileLoadIsWithinTheThreshold() {
         PlacementPolicy p = new CacheAwarePlacement(8);
         List<Candidate> c = List.of(worker("a", 0, 0, 0), worker("b", 3, 1, 2), worker("c", 2, 0, 5));

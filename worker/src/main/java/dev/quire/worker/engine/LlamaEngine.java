@@ -215,9 +215,11 @@ public final class LlamaEngine implements InferenceEngine {
             try {
                 admitAndCancel();
                 stats = scheduler.stats();
-                refreshPrefixHashes();
+                refreshPrefixHashes(false);
                 if (!scheduler.hasWork()) {
                     busy = false;
+                    // What the last steps cached must be visible to placement while the engine idles.
+                    refreshPrefixHashes(true);
                     LockSupport.park(this);
                     lastProgressNanos = System.nanoTime();
                     continue;
@@ -337,10 +339,10 @@ public final class LlamaEngine implements InferenceEngine {
     }
 
     /** Copies the prefix cache's contents for the cluster, at most every 200 ms (engine thread). */
-    private void refreshPrefixHashes() {
-        long now = System.nanoTime();
-        if (now - prefixHashesAt > 200_000_000L) {
-            prefixHashesAt = now;
+    private void refreshPrefixHashes(boolean now) {
+        long time = System.nanoTime();
+        if (now || time - prefixHashesAt > 200_000_000L) {
+            prefixHashesAt = time;
             prefixHashes = scheduler.cachedPrefixHashes(dev.quire.scheduler.cluster.WorkerRecord.MAX_PREFIX_HASHES);
         }
     }
