@@ -8,6 +8,8 @@ import dev.quire.scheduler.cluster.WorkerState;
 import dev.quire.scheduler.metrics.EngineMeters;
 import dev.quire.worker.engine.EngineConfig;
 import dev.quire.worker.engine.LlamaEngine;
+import dev.quire.worker.engine.SimulatedEngine;
+import dev.quire.worker.engine.WorkerEngine;
 import dev.quire.worker.model.ServedModel;
 import dev.quire.worker.service.OperationsEndpoint;
 import dev.quire.worker.service.WorkerPresence;
@@ -40,12 +42,14 @@ public final class WorkerProcess implements AutoCloseable {
      * @param metricsPort operations port (/metrics, /health, /ready); 0 picks a free one
      * @param cluster     how to join the cluster; its interface is also where the data plane listens
      * @param secret      the cluster secret
+     * @param simulatedStepTime null to run the model; else, for cluster benchmarks, a stand-in engine
+     *                    whose every step takes this long (see {@link SimulatedEngine})
      */
     public record Options(Path modelDir, String modelName, EngineConfig engine, int port, int metricsPort,
-                          ClusterSettings cluster, ClusterSecret secret) {
+                          ClusterSettings cluster, ClusterSecret secret, Duration simulatedStepTime) {
     }
 
-    private final LlamaEngine engine;
+    private final WorkerEngine engine;
     private final Vertx vertx;
     private final HttpServer dataPlane;
     private final OperationsEndpoint operations;
@@ -55,7 +59,7 @@ public final class WorkerProcess implements AutoCloseable {
     private final WorkerPresence presence;
     private final String address;
 
-    private WorkerProcess(LlamaEngine engine, Vertx vertx, HttpServer dataPlane, OperationsEndpoint operations,
+    private WorkerProcess(WorkerEngine engine, Vertx vertx, HttpServer dataPlane, OperationsEndpoint operations,
                           WorkerService service, ClusterMember member, WorkerRegistry registry,
                           WorkerPresence presence, String address) {
         this.engine = engine;
@@ -71,7 +75,17 @@ public final class WorkerProcess implements AutoCloseable {
 
     public static WorkerProcess start(Options options) throws Exception {
         ServedModel model = ServedModel.load(options.modelDir(), options.modelName());
-        LlamaEngine engine = new LlamaEngine(model, options.engine());
+        WorkerEngine engine;
+        if (options.simulatedStepTime() == null) {
+            engine = new LlamaEngine(model, options.engine());
+        } else {
+            EngineConfig c = options.engine();
+            int maxLen = c.maxModelLen() > 0 ? c.maxModelLen() : model.config().maxPositionEmbeddings();
+            engine = new SimulatedEngine(model.info(maxLen), model.tokenizer(), options.simulatedStepTime().toNanos(),
+                    c.maxSeqs(), c.blockSize(), 65_536);
+            LOG.warn("Simulated engine: every step takes {} ms and outputs are not the model's (benchmarks only)",
+                    options.simulatedStepTime().toMillis());
+        }
         Vertx vertx = Vertx.vertx();
         HttpServer dataPlane = null;
         OperationsEndpoint operations = null;
@@ -125,7 +139,7 @@ public final class WorkerProcess implements AutoCloseable {
         return address;
     }
 
-    public LlamaEngine engine() {
+    public WorkerEngine engine() {
         return engine;
     }
 

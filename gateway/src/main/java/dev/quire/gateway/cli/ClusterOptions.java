@@ -46,11 +46,15 @@ public final class ClusterOptions {
             description = "File whose first line is the cluster secret.")
     public Path clusterSecretFile;
 
-    /** The settings of this member; a worker is a lite member (owns no data, so its loss moves none). */
+    /**
+     * The settings of this member; a worker is a lite member (owns no data, so its loss moves none).
+     * Without --join a gateway lists itself (it starts the cluster others join) and a worker looks
+     * for a gateway on its own host's default port.
+     */
     public ClusterSettings settings(boolean liteMember) {
         List<String> members = join;
-        if (members.isEmpty() && liteMember && kubernetesServiceDns == null) {
-            members = List.of(clusterInterface + ":" + ClusterSettings.DEFAULT_PORT);
+        if (members.isEmpty() && kubernetesServiceDns == null) {
+            members = List.of(clusterInterface + ":" + (liteMember ? ClusterSettings.DEFAULT_PORT : clusterPort));
         }
         return new ClusterSettings(clusterName, clusterInterface, clusterPort, members, liteMember,
                 kubernetesServiceDns);

@@ -52,12 +52,9 @@ public final class ClusterMember implements AutoCloseable {
         if (settings.kubernetesDns() != null) {
             join.getKubernetesConfig().setEnabled(true).setProperty("service-dns", settings.kubernetesDns());
         } else {
-            // Every member uses TCP-IP join (Hazelcast refuses members whose join methods differ); a
-            // member given no others lists itself, and so starts a cluster the others can join.
-            join.getTcpIpConfig().setEnabled(true);
-            if (settings.members().isEmpty()) {
-                join.getTcpIpConfig().addMember(settings.host() + ":" + settings.port());
-            }
+            // A member given no others joins nobody and accepts nobody (Hazelcast refuses members
+            // whose join methods differ): the all-in-one mode's private cluster.
+            join.getTcpIpConfig().setEnabled(!settings.members().isEmpty());
             settings.members().forEach(join.getTcpIpConfig()::addMember);
         }
         config.getSerializationConfig().getCompactSerializationConfig()

@@ -48,10 +48,17 @@ public final class WorkerCommand implements Callable<Integer> {
             description = "On SIGTERM, how long running requests may take to finish (default: ${DEFAULT-VALUE}).")
     Duration drainTimeout;
 
+    @Option(names = "--simulate-step-time", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "For cluster benchmarks only: do not run the model; every engine step takes DURATION "
+                    + "whatever the batch (a stand-in for a GPU) and gives each running request one placeholder "
+                    + "token. The tokenizer still comes from --model.")
+    Duration simulateStepTime;
+
     @Override
     public Integer call() throws Exception {
         WorkerProcess worker = WorkerProcess.start(new WorkerProcess.Options(engine.modelDir(), engine.modelName(),
-                engine.engineConfig(), port, metricsPort, cluster.settings(true), cluster.secret()));
+                engine.engineConfig(), port, metricsPort, cluster.settings(true), cluster.secret(),
+                simulateStepTime));
         ProcessLifecycle.awaitTermination(() -> worker.drainAndClose(drainTimeout));
         return 0;
     }

@@ -12,7 +12,6 @@ import dev.quire.scheduler.engine.GenerationListener;
 
 import dev.quire.scheduler.engine.GenerationRequest;
 
-import dev.quire.scheduler.engine.InferenceEngine;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
@@ -49,7 +48,7 @@ import java.util.concurrent.locks.LockSupport;
  * Requests join and leave between steps; callers only touch thread-safe queues, so submitting or
  * cancelling never blocks on model work.
  */
-public final class LlamaEngine implements InferenceEngine {
+public final class LlamaEngine implements WorkerEngine {
     private static final Logger LOG = LoggerFactory.getLogger(LlamaEngine.class);
 
     private final ServedModel model;
@@ -347,24 +346,14 @@ public final class LlamaEngine implements InferenceEngine {
         }
     }
 
-    /**
-     * What the worker publishes about this engine.
-     *
-     * @param alive             the engine thread runs and has not stalled (busy with no step finished for 60 s)
-     * @param requestsCompleted requests finished (any reason) since start
-     * @param stepMillis        recent step time, exponentially averaged
-     * @param prefixHashes      chain values of blocks in the prefix cache (a recent copy)
-     */
-    public record Health(boolean alive, long requestsCompleted, double stepMillis, long[] prefixHashes) {
-    }
-
-    public Health health() {
+    @Override
+    public EngineHealth health() {
         boolean stalled = busy && System.nanoTime() - lastProgressNanos > 60_000_000_000L;
-        return new Health(thread.isAlive() && !closed.get() && !stalled, requestsCompleted.get(), stepMillis,
+        return new EngineHealth(thread.isAlive() && !closed.get() && !stalled, requestsCompleted.get(), stepMillis,
                 prefixHashes);
     }
 
-    /** Tokens per KV block. */
+    @Override
     public int blockSize() {
         return cache.blockSize();
     }

@@ -4,7 +4,8 @@ import dev.quire.scheduler.batch.SchedulerStats;
 import dev.quire.scheduler.cluster.WorkerRecord;
 import dev.quire.scheduler.cluster.WorkerRegistry;
 import dev.quire.scheduler.cluster.WorkerState;
-import dev.quire.worker.engine.LlamaEngine;
+import dev.quire.worker.engine.EngineHealth;
+import dev.quire.worker.engine.WorkerEngine;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,14 +28,14 @@ public final class WorkerPresence implements AutoCloseable {
     private final String workerId;
     private final String address;
     private final String metricsAddress;
-    private final LlamaEngine engine;
+    private final WorkerEngine engine;
     private final ScheduledExecutorService timer;
     private volatile boolean draining;
     private long version;
     private WorkerState lastState;
 
     public WorkerPresence(WorkerRegistry registry, String workerId, String address, String metricsAddress,
-                          LlamaEngine engine) {
+                          WorkerEngine engine) {
         this.registry = registry;
         this.workerId = workerId;
         this.address = address;
@@ -74,7 +75,7 @@ public final class WorkerPresence implements AutoCloseable {
 
     private synchronized void publish() {
         SchedulerStats s = engine.stats();
-        LlamaEngine.Health h = engine.health();
+        EngineHealth h = engine.health();
         WorkerState state = draining ? WorkerState.DRAINING : h.alive() ? WorkerState.READY : WorkerState.NOT_READY;
         if (state != lastState) {
             if (state == WorkerState.NOT_READY) {

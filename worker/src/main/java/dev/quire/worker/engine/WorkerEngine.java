@@ -1,0 +1,12 @@
+package dev.quire.worker.engine;
+
+import dev.quire.scheduler.engine.InferenceEngine;
+
+/** An engine a worker process runs and publishes to the cluster. */
+public interface WorkerEngine extends InferenceEngine {
+    /** Liveness, completions, step time and prefix-cache contents, for the worker's record. */
+    EngineHealth health();
+
+    /** Tokens per KV block (the prefix hashes cover whole blocks of this size). */
+    int blockSize();
+}
