@@ -47,8 +47,12 @@ public final class GatewayCommand implements Callable<Integer> {
                     + "(priority, then arrival) for the first worker with room (default: ${DEFAULT-VALUE}).")
     int workerQueueLimit;
 
+    @Mixin
+    LoggingOptions logging;
+
     @Override
     public Integer call() throws Exception {
+        logging.apply();
         ClusterGateway server = ClusterGateway.start(new ClusterGateway.Options(gateway.host, gateway.grpcPort,
                 gateway.httpPort, gateway.keys(), gateway.limits(), gateway.logRequestContent,
                 cluster.settings(false), cluster.secret(), placement, balanceThreshold, workerQueueLimit));

@@ -49,7 +49,8 @@ public final class GatewayOverheadBenchmark {
         AdmissionController admission = new AdmissionController(ApiKeys.none(),
                 new AdmissionLimits(8192, 8192, Duration.ofMinutes(5), 0, 0, 0, 0, 4 << 20));
         // The access log is off in the measurement: at 50k+ lines/s it measures the console.
-        System.setProperty("org.slf4j.simpleLogger.log.quire.access", "warn");
+        ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("quire.access"))
+                .setLevel(ch.qos.logback.classic.Level.WARN);
         InstantEngine engine = new InstantEngine(model);
         RequestDispatcher dispatcher = new RequestDispatcher(vertx, new ModelCatalog().add(engine), admission,
                 metrics, new AccessLog(false));

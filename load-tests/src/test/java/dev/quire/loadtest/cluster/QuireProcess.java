@@ -17,8 +17,9 @@ import java.util.regex.Pattern;
  * {@code target/cluster-logs/NAME.log}. The launcher {@code exec}s java, so the process is the JVM.
  */
 final class QuireProcess implements AutoCloseable {
-    static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
-    static final Path LOGS = Path.of("target", "cluster-logs").toAbsolutePath();
+    /** The repository root: the tests run in load-tests/, the benchmarks from the root (-Dquire.home=.). */
+    static final Path ROOT = Path.of(System.getProperty("quire.home", "..")).toAbsolutePath().normalize();
+    static final Path LOGS = ROOT.resolve(Path.of("load-tests", "target", "cluster-logs"));
 
     final String name;
     final Process process;

@@ -27,7 +27,6 @@ public final class ClusterMember implements AutoCloseable {
 
     /** Starts a member that announces {@code attributes} to the others (a gateway's public ports, say). */
     public static ClusterMember start(ClusterSettings settings, java.util.Map<String, String> attributes) {
-        quietLogging();
         Config config = new Config();
         config.setClusterName(settings.clusterName());
         config.setLiteMember(settings.liteMember());
@@ -64,13 +63,6 @@ public final class ClusterMember implements AutoCloseable {
         config.getSerializationConfig().getJavaSerializationFilterConfig().getWhitelist()
                 .addPrefixes("com.hazelcast.", "java.lang.", "java.util.", "[");
         return new ClusterMember(Hazelcast.newHazelcastInstance(config));
-    }
-
-    /** Hazelcast's start-up banner and per-member chatter are not a product's log. */
-    private static void quietLogging() {
-        if (System.getProperty("org.slf4j.simpleLogger.log.com.hazelcast") == null) {
-            System.setProperty("org.slf4j.simpleLogger.log.com.hazelcast", "warn");
-        }
     }
 
     public HazelcastInstance hazelcast() {

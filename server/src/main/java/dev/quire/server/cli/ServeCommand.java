@@ -2,6 +2,7 @@ package dev.quire.server.cli;
 
 import dev.quire.gateway.cli.GatewayOptions;
 import dev.quire.server.AllInOneServer;
+import dev.quire.gateway.cli.LoggingOptions;
 import dev.quire.gateway.cli.ProcessLifecycle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -36,8 +37,12 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Hazelcast cluster name of the embedded member (default: ${DEFAULT-VALUE}).")
     String clusterName;
 
+    @Mixin
+    LoggingOptions logging;
+
     @Override
     public Integer call() throws Exception {
+        logging.apply();
         AllInOneServer server = AllInOneServer.start(new AllInOneServer.Options(engine.modelDir(), engine.modelName(),
                 gateway.host, gateway.grpcPort, gateway.httpPort, engine.engineConfig(), clusterName, gateway.keys(),
                 gateway.limits(), gateway.logRequestContent));

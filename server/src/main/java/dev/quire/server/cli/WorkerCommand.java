@@ -3,6 +3,7 @@ package dev.quire.server.cli;
 import dev.quire.gateway.cli.ClusterOptions;
 import dev.quire.gateway.cli.DurationConverter;
 import dev.quire.server.WorkerProcess;
+import dev.quire.gateway.cli.LoggingOptions;
 import dev.quire.gateway.cli.ProcessLifecycle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -54,8 +55,12 @@ public final class WorkerCommand implements Callable<Integer> {
                     + "token. The tokenizer still comes from --model.")
     Duration simulateStepTime;
 
+    @Mixin
+    LoggingOptions logging;
+
     @Override
     public Integer call() throws Exception {
+        logging.apply();
         WorkerProcess worker = WorkerProcess.start(new WorkerProcess.Options(engine.modelDir(), engine.modelName(),
                 engine.engineConfig(), port, metricsPort, cluster.settings(true), cluster.secret(),
                 simulateStepTime));
