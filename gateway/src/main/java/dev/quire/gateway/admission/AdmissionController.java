@@ -19,11 +19,15 @@ public final class AdmissionController {
     private final AtomicBoolean draining = new AtomicBoolean();
     private final Map<String, TokenBucket> requestBuckets = new ConcurrentHashMap<>();
     private final Map<String, TokenBucket> tokenBuckets = new ConcurrentHashMap<>();
+    /** Keys with priority settings of their own, by identity; the others use the limits' policy. */
+    private final Map<String, PriorityPolicy> keyPriorities;
 
+    /** @throws IllegalArgumentException when a key's priority settings contradict each other */
     public AdmissionController(ApiKeys keys, AdmissionLimits limits, LongSupplier nanoClock) {
         this.keys = keys;
         this.limits = limits;
         this.nanoClock = nanoClock;
+        this.keyPriorities = keys.priorities(limits.priority());
     }
 
     public AdmissionController(ApiKeys keys, AdmissionLimits limits) {
@@ -41,6 +45,16 @@ public final class AdmissionController {
     /** @see ApiKeys#authenticate(String) */
     public String authenticate(String bearerKey) {
         return keys.authenticate(bearerKey);
+    }
+
+    /**
+     * The priority a request of {@code identity} runs at: its key's default when it asked for none,
+     * what it asked for raised to its key's minimum otherwise.
+     *
+     * @param requested in [{@link PriorityPolicy#MIN_VALUE}, {@link PriorityPolicy#MAX_VALUE}], or null
+     */
+    public int priority(String identity, Integer requested) {
+        return keyPriorities.getOrDefault(identity, limits.priority()).resolve(requested);
     }
 
     /** Refuses new requests from now on; in-flight ones carry on. */

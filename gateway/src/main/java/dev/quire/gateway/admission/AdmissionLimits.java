@@ -14,10 +14,11 @@ import java.time.Duration;
  * @param maxPromptTokens       0 uses the model's context length
  * @param maxTokens             most tokens a request may ask to generate; 0 for the context length
  * @param maxRequestBytes       largest request body or message accepted
+ * @param priority              default and most urgent priority of a request, for keys without their own
  */
 public record AdmissionLimits(int maxConcurrentRequests, int maxQueuedRequests, Duration queueTimeout,
                               long requestsPerMinute, long tokensPerMinute, int maxPromptTokens, int maxTokens,
-                              int maxRequestBytes) {
+                              int maxRequestBytes, PriorityPolicy priority) {
     public AdmissionLimits {
         if (maxConcurrentRequests <= 0 || maxQueuedRequests <= 0 || maxRequestBytes <= 0) {
             throw new IllegalArgumentException("concurrency, queue and request size bounds must be positive");
@@ -28,6 +29,23 @@ public record AdmissionLimits(int maxConcurrentRequests, int maxQueuedRequests, 
         if (queueTimeout == null || queueTimeout.isNegative() || queueTimeout.isZero()) {
             throw new IllegalArgumentException("queue timeout must be positive");
         }
+        if (priority == null) {
+            throw new IllegalArgumentException("priority policy must be set");
+        }
+    }
+
+    /** Bounds with the default priority policy ({@link PriorityPolicy#defaults()}). */
+    public AdmissionLimits(int maxConcurrentRequests, int maxQueuedRequests, Duration queueTimeout,
+                           long requestsPerMinute, long tokensPerMinute, int maxPromptTokens, int maxTokens,
+                           int maxRequestBytes) {
+        this(maxConcurrentRequests, maxQueuedRequests, queueTimeout, requestsPerMinute, tokensPerMinute,
+                maxPromptTokens, maxTokens, maxRequestBytes, PriorityPolicy.defaults());
+    }
+
+    /** These bounds with {@code p} as the priority policy. */
+    public AdmissionLimits withPriority(PriorityPolicy p) {
+        return new AdmissionLimits(maxConcurrentRequests, maxQueuedRequests, queueTimeout, requestsPerMinute,
+                tokensPerMinute, maxPromptTokens, maxTokens, maxRequestBytes, p);
     }
 
     public static AdmissionLimits defaults() {

@@ -2,6 +2,7 @@ package dev.quire.gateway.api;
 
 import dev.quire.gateway.admission.ErrorKind;
 import dev.quire.gateway.admission.GatewayException;
+import dev.quire.gateway.admission.PriorityPolicy;
 import dev.quire.gateway.routing.PromptInput;
 import dev.quire.proto.v1.GenerateRequest;
 import dev.quire.proto.v1.SamplingParams;
@@ -54,6 +55,19 @@ final class GrpcRequests {
             }
             default -> throw invalid("prompt", "one of prompt or prompt_token_ids is required");
         }
+    }
+
+    /** The priority the request asks for, in [-1000, 1000]; null when unset. */
+    static Integer priority(GenerateRequest request) {
+        if (!request.hasPriority()) {
+            return null;
+        }
+        int p = request.getPriority();
+        if (p < PriorityPolicy.MIN_VALUE || p > PriorityPolicy.MAX_VALUE) {
+            throw invalid("priority", "must be in [" + PriorityPolicy.MIN_VALUE + ", " + PriorityPolicy.MAX_VALUE
+                    + "], got " + p);
+        }
+        return p;
     }
 
     static SamplingOptions sampling(SamplingParams p) {

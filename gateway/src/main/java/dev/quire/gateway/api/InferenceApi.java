@@ -203,7 +203,8 @@ public final class InferenceApi implements Service {
     private RequestDispatcher.Call parse(GrpcServerRequest<?, ?> call, GenerateRequest request) {
         String identity = dispatcher.authenticate(bearer(call));
         return new RequestDispatcher.Call("grpc", identity, request.getModel(), GrpcRequests.prompt(request),
-                GrpcRequests.sampling(request.getSampling()), GrpcRequests.requestId(request.getRequestId()));
+                GrpcRequests.sampling(request.getSampling()), GrpcRequests.requestId(request.getRequestId()),
+                GrpcRequests.priority(request));
     }
 
     private static String bearer(GrpcServerRequest<?, ?> call) {

@@ -2,6 +2,7 @@ package dev.quire.gateway.cli;
 
 import dev.quire.gateway.admission.AdmissionLimits;
 import dev.quire.gateway.admission.ApiKeys;
+import dev.quire.gateway.admission.PriorityPolicy;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -31,8 +32,21 @@ public final class GatewayOptions {
     public List<String> apiKeys = new ArrayList<>();
 
     @Option(names = "--api-keys-file", paramLabel = "FILE",
-            description = "File of API keys, one per line ('#' starts a comment).")
+            description = "File of API keys, one per line ('#' starts a comment). A key may be followed by its "
+                    + "own priority=N and/or min-priority=N, which replace --default-priority and --min-priority "
+                    + "for requests with that key.")
     public Path apiKeysFile;
+
+    @Option(names = "--default-priority", defaultValue = "0", paramLabel = "N",
+            description = "Scheduling priority of a request that sets none (lower runs first), in [-1000, 1000] "
+                    + "(default: ${DEFAULT-VALUE}).")
+    public int defaultPriority;
+
+    @Option(names = "--min-priority", defaultValue = "-1000", paramLabel = "N",
+            description = "The most urgent priority a request may ask for: one asking for a lower number runs "
+                    + "at this one instead; in [-1000, 1000], at most --default-priority (default: "
+                    + "${DEFAULT-VALUE}, no cap).")
+    public int minPriority;
 
     @Option(names = "--max-concurrent-requests", defaultValue = "4096", paramLabel = "N",
             description = "Requests admitted and not finished, over all clients (default: ${DEFAULT-VALUE}).")
@@ -84,7 +98,25 @@ public final class GatewayOptions {
             throw new IllegalArgumentException("--max-request-bytes must be below 2g");
         }
         return new AdmissionLimits(maxConcurrentRequests, maxQueuedRequests, queueTimeout, requestsPerMinute,
-                tokensPerMinute, maxPromptTokens, maxTokensLimit, (int) maxRequestBytes);
+                tokensPerMinute, maxPromptTokens, maxTokensLimit, (int) maxRequestBytes, priority());
+    }
+
+    /** The server's priority policy: {@code --default-priority} and {@code --min-priority}. */
+    public PriorityPolicy priority() {
+        checkPriority("--default-priority", defaultPriority);
+        checkPriority("--min-priority", minPriority);
+        if (defaultPriority < minPriority) {
+            throw new IllegalArgumentException("--default-priority " + defaultPriority + " is below --min-priority "
+                    + minPriority + ", the most urgent priority allowed");
+        }
+        return new PriorityPolicy(defaultPriority, minPriority);
+    }
+
+    private static void checkPriority(String option, int value) {
+        if (value < PriorityPolicy.MIN_VALUE || value > PriorityPolicy.MAX_VALUE) {
+            throw new IllegalArgumentException(option + " must be in [" + PriorityPolicy.MIN_VALUE + ", "
+                    + PriorityPolicy.MAX_VALUE + "], got " + value);
+        }
     }
 
     /** The API keys these options accept. */

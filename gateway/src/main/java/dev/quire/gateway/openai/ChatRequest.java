@@ -14,9 +14,10 @@ import java.util.Set;
  * A checked {@code POST /v1/chat/completions} body.
  *
  * @param topLogprobs alternatives per token when {@code logprobs} is true (0 or more), or -1 for no logprobs
+ * @param priority    vLLM's scheduling priority (lower runs first), or null for the key's default
  */
 record ChatRequest(String model, List<ChatMessage> messages, SamplingOptions sampling, boolean stream,
-                   boolean includeUsage, int topLogprobs) {
+                   boolean includeUsage, int topLogprobs, Integer priority) {
 
     private static final Set<String> KNOWN = known();
 
@@ -25,7 +26,7 @@ record ChatRequest(String model, List<ChatMessage> messages, SamplingOptions sam
         s.addAll(CommonFields.IGNORED);
         s.addAll(Set.of("model", "messages", "stream", "stream_options", "logprobs", "top_logprobs", "n",
                 "logit_bias", "max_completion_tokens", "tools", "tool_choice", "functions", "function_call",
-                "parallel_tool_calls", "response_format"));
+                "parallel_tool_calls", "response_format", "priority"));
         return Set.copyOf(s);
     }
 
@@ -69,7 +70,7 @@ record ChatRequest(String model, List<ChatMessage> messages, SamplingOptions sam
         // The engine returns the chosen token's logprob only when asked for >= 1 alternative.
         b.logprobs(logprobs ? Math.max(1, topLogprobs) : 0);
         return new ChatRequest(model, List.copyOf(messages), SamplingFields.build(b, "top_logprobs"), stream,
-                includeUsage, topLogprobs);
+                includeUsage, topLogprobs, CommonFields.priority(body));
     }
 
     private static void noTools(ObjectNode body) {

@@ -2,10 +2,11 @@ package dev.quire.gateway.openai;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.quire.gateway.admission.PriorityPolicy;
 
 import java.util.Set;
 
-/** Fields both endpoints read the same way: model, streaming, and the OpenAI features not served. */
+/** Fields both endpoints read the same way: model, streaming, priority, and the OpenAI features not served. */
 final class CommonFields {
     /**
      * Fields the official SDKs may send that change nothing here: {@code user} (an end-user id for
@@ -42,6 +43,15 @@ final class CommonFields {
                     + OpenAiJson.describe(include));
         }
         return include != null && include.asBoolean(false);
+    }
+
+    /**
+     * vLLM's {@code priority}: an integer in [-1000, 1000], lower runs first; null when absent (the
+     * API key's default then applies).
+     */
+    static Integer priority(ObjectNode body) {
+        Long p = OpenAiJson.integer(body, "priority", PriorityPolicy.MIN_VALUE, PriorityPolicy.MAX_VALUE);
+        return p == null ? null : p.intValue();
     }
 
     /** {@code n} (and {@code best_of}): one choice per prompt only. */

@@ -16,9 +16,10 @@ import java.util.Set;
  *
  * @param prompts  one engine request each; a choice each, in this order
  * @param logprobs top log-probabilities per token (legacy integer form), or -1 for none
+ * @param priority vLLM's scheduling priority (lower runs first), or null for the key's default
  */
 record CompletionRequest(String model, List<PromptInput> prompts, SamplingOptions sampling, boolean stream,
-                         boolean includeUsage, int logprobs) {
+                         boolean includeUsage, int logprobs, Integer priority) {
 
     /** OpenAI's default for the legacy endpoint. */
     static final int DEFAULT_MAX_TOKENS = 16;
@@ -31,7 +32,7 @@ record CompletionRequest(String model, List<PromptInput> prompts, SamplingOption
         Set<String> s = new HashSet<>(SamplingFields.NAMES);
         s.addAll(CommonFields.IGNORED);
         s.addAll(Set.of("model", "prompt", "stream", "stream_options", "logprobs", "n", "best_of", "echo", "suffix",
-                "logit_bias"));
+                "logit_bias", "priority"));
         return Set.copyOf(s);
     }
 
@@ -59,7 +60,7 @@ record CompletionRequest(String model, List<PromptInput> prompts, SamplingOption
         // The engine returns the chosen token's logprob only when asked for >= 1 alternative.
         b.logprobs(logprobs == null ? 0 : Math.max(1, logprobs.intValue()));
         return new CompletionRequest(model, prompts, SamplingFields.build(b, "logprobs"), stream, includeUsage,
-                logprobs == null ? -1 : logprobs.intValue());
+                logprobs == null ? -1 : logprobs.intValue(), CommonFields.priority(body));
     }
 
     /** A string, a list of strings, a list of token ids, or a list of lists of token ids. */

@@ -133,7 +133,7 @@ public final class OpenAiRoutes {
         for (int i = 0; i < req.prompts().size(); i++) {
             // The engine request id is the completion id, so gRPC Abort can cancel it too.
             calls.add(new RequestDispatcher.Call("http", ctx.get(IDENTITY), req.model(), req.prompts().get(i),
-                    req.sampling(), req.prompts().size() == 1 ? id : id + "-" + i));
+                    req.sampling(), req.prompts().size() == 1 ? id : id + "-" + i, req.priority()));
         }
         run(ctx.response(), out, calls, e -> renameParam(e, Set.of("prompt_token_ids"), "prompt"));
     }
@@ -166,7 +166,7 @@ public final class OpenAiRoutes {
             OpenAiResponse out = new OpenAiResponse(OpenAiResponse.Api.CHAT, vertx.getOrCreateContext(), response, id,
                     1, req.stream(), req.includeUsage(), req.topLogprobs(), pieces(model));
             run(response, out, List.of(new RequestDispatcher.Call("http", identity, req.model(), prompt,
-                    req.sampling(), id)), e -> renameParam(e, Set.of("prompt", "prompt_token_ids"), "messages"));
+                    req.sampling(), id, req.priority())), e -> renameParam(e, Set.of("prompt", "prompt_token_ids"), "messages"));
         });
     }
 

@@ -60,9 +60,18 @@ public final class RequestDispatcher {
      * @param identity  the caller as {@link #authenticate} named it
      * @param model     model name; empty for the default
      * @param requestId the client's id, or null to assign one
+     * @param priority  the priority the client asked for (lower runs first), already range-checked; null
+     *                  for none. The caller's key settles the one it runs at: see
+     *                  {@link AdmissionController#priority}
      */
     public record Call(String protocol, String identity, String model, PromptInput prompt, SamplingOptions sampling,
-                       String requestId) {
+                       String requestId, Integer priority) {
+
+        /** A call that asks for no priority. */
+        public Call(String protocol, String identity, String model, PromptInput prompt, SamplingOptions sampling,
+                    String requestId) {
+            this(protocol, identity, model, prompt, sampling, requestId, null);
+        }
     }
 
     /** A submitted generation. */
@@ -139,7 +148,8 @@ public final class RequestDispatcher {
         SamplingOptions capped = new SamplingOptions(limit, s.temperature(), s.topP(), s.topK(), s.minP(), s.seed(),
                 s.stop(), s.stopTokenIds(), s.ignoreEos(), s.repetitionPenalty(), s.presencePenalty(),
                 s.frequencyPenalty(), s.logprobs());
-        return new Call(call.protocol(), call.identity(), call.model(), call.prompt(), capped, call.requestId());
+        return new Call(call.protocol(), call.identity(), call.model(), call.prompt(), capped, call.requestId(),
+                call.priority());
     }
 
     private Dispatched submit(Call call, InferenceEngine engine, int[] tokens, GenerationListener listener,
@@ -179,7 +189,8 @@ public final class RequestDispatcher {
         });
         RequestHandle handle;
         try {
-            handle = engine.submit(new GenerationRequest(requestId, tokens, call.sampling()), observer);
+            handle = engine.submit(new GenerationRequest(requestId, tokens, call.sampling(),
+                    admission.priority(call.identity(), call.priority())), observer);
         } catch (RuntimeException e) {
             live.remove(requestId, entry);
             vertx.cancelTimer(entry.queueTimer);

@@ -1,5 +1,6 @@
 package dev.quire.gateway.openai;
 
+import dev.quire.gateway.admission.ErrorKind;
 import dev.quire.gateway.admission.GatewayException;
 import org.junit.jupiter.api.Test;
 
@@ -61,6 +62,43 @@ class OpenAiRequestsTest {
         assertThat(r.stream()).isTrue();
         assertThat(r.includeUsage()).isTrue();
         assertThat(chat("{" + MESSAGES + "}", 0).topLogprobs()).isEqualTo(-1);
+    }
+
+    @Test
+    void vllmPriorityIsReadByBothEndpoints() {
+        assertThat(completion("{\"prompt\":\"a\"}", 0).priority()).isNull();
+        assertThat(chat("{" + MESSAGES + "}", 0).priority()).isNull();
+        assertThat(completion("{\"prompt\":\"a\",\"priority\":-1000}", 0).priority()).isEqualTo(-1000);
+        assertThat(chat("{" + MESSAGES + ",\"priority\":1000}", 0).priority()).isEqualTo(1000);
+        assertThat(chat("{" + MESSAGES + ",\"priority\":0}", 0).priority()).isEqualTo(0);
+        assertThat(completion("{\"prompt\":\"a\",\"priority\":null}", 0).priority()).isNull();
+    }
+
+    @Test
+    void priorityOfTheWrongTypeOrOutOfRangeIsA400NamingIt() {
+        String[][] cases = {
+                {"\"5\"", "priority: must be an integer, got a string"},
+                {"1.5", "priority: must be an integer, got"},
+                {"true", "priority: must be an integer, got"},
+                {"1001", "priority: must be in [-1000, 1000], got 1001"},
+                {"-1001", "priority: must be in [-1000, 1000], got -1001"},
+                {"99999999999999999999", "priority: must be in [-1000, 1000]"},
+        };
+        for (String[] c : cases) {
+            for (boolean isChat : new boolean[]{false, true}) {
+                assertThatThrownBy(() -> {
+                    if (isChat) {
+                        chat("{" + MESSAGES + ",\"priority\":" + c[0] + "}", 0);
+                    } else {
+                        completion("{\"prompt\":\"a\",\"priority\":" + c[0] + "}", 0);
+                    }
+                }).as(c[0]).isInstanceOfSatisfying(GatewayException.class, e -> {
+                    assertThat(e.kind()).isEqualTo(ErrorKind.INVALID_ARGUMENT);
+                    assertThat(e.param()).isEqualTo("priority");
+                    assertThat(e.getMessage()).startsWith(c[1]);
+                });
+            }
+        }
     }
 
     @Test

@@ -5,6 +5,7 @@ import dev.quire.gateway.admission.AdmissionLimits;
 import dev.quire.gateway.admission.ApiKeys;
 import dev.quire.gateway.admission.ErrorKind;
 import dev.quire.gateway.admission.GatewayException;
+import dev.quire.gateway.admission.PriorityPolicy;
 import dev.quire.gateway.observability.AccessLog;
 import dev.quire.gateway.observability.GatewayMetrics;
 import dev.quire.scheduler.engine.FinishReason;
@@ -162,6 +163,19 @@ class RequestDispatcherTest {
                 .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
         assertThat(engine.submitted).hasSize(1);
         assertThat(engine.submitted.get(0).sampling().maxTokens()).isEqualTo(64);
+    }
+
+    @Test
+    void priorityReachesTheEngineWithTheServersDefaultAndMinimumApplied() throws Exception {
+        StalledEngine engine = new StalledEngine();
+        RequestDispatcher d = dispatcher(engine, AdmissionLimits.defaults().withPriority(new PriorityPolicy(4, -2)));
+        for (Integer asked : new Integer[]{7, null, -9, -2}) {
+            RequestDispatcher.Call c = call(SamplingOptions.greedy(3));
+            d.dispatch(new RequestDispatcher.Call(c.protocol(), c.identity(), c.model(), c.prompt(), c.sampling(),
+                    c.requestId(), asked), new Outcome()).toCompletionStage().toCompletableFuture()
+                    .get(10, TimeUnit.SECONDS);
+        }
+        assertThat(engine.submitted).extracting(GenerationRequest::priority).containsExactly(7, 4, -2, -2);
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.quire.server.cli;
 
+import dev.quire.gateway.admission.PriorityPolicy;
 import dev.quire.gateway.cli.ConfigDefaults;
 import dev.quire.gateway.cli.QuireCli;
 import org.junit.jupiter.api.Test;
@@ -73,6 +74,20 @@ class ServeCommandTest {
     }
 
     @Test
+    void priorityOptionsSetTheServersPolicy() {
+        assertThat(parse(Map.of(), "serve").gateway.limits().priority()).isEqualTo(PriorityPolicy.defaults());
+        ServeCommand s = parse(Map.of("QUIRE_MIN_PRIORITY", "-5"), "serve", "--default-priority", "3");
+        assertThat(s.gateway.limits().priority()).isEqualTo(new PriorityPolicy(3, -5));
+        assertThat(parse(Map.of(), "serve", "--min-priority", "-20", "--default-priority", "-10").gateway.limits()
+                .priority()).isEqualTo(new PriorityPolicy(-10, -20));
+        assertThat(runCapturingErr("serve", "--default-priority", "2000"))
+                .isEqualTo(new Result(1, "quire: --default-priority must be in [-1000, 1000], got 2000"));
+        assertThat(runCapturingErr("serve", "--min-priority", "5"))
+                .isEqualTo(new Result(1, "quire: --default-priority 0 is below --min-priority 5, the most urgent "
+                        + "priority allowed"));
+    }
+
+    @Test
     void badModelFolderFailsAtStartUpNamingTheProblem() {
         Result r = runCapturingErr("serve", "--model", dir.resolve("nope").toString(), "--grpc-port", "0",
                 "--http-port", "0");
@@ -95,7 +110,8 @@ class ServeCommandTest {
         QuireCli.commandLine().getSubcommands().get("serve").usage(new PrintStream(out));
         String help = out.toString();
         for (String option : new String[]{"--model", "--grpc-port", "--http-port", "--api-key", "--rate-limit-rpm",
-                "--max-queued-requests", "--drain-timeout", "--config", "--kv-cache-bytes"}) {
+                "--max-queued-requests", "--drain-timeout", "--config", "--kv-cache-bytes", "--default-priority",
+                "--min-priority"}) {
             assertThat(help).contains(option);
         }
         assertThat(help).contains("default: 50051").contains("QUIRE_GRPC_PORT");
