@@ -164,6 +164,7 @@ public final class InferenceApi implements Service {
                 return;
             }
             GrpcCompleteCollector collector = new GrpcCompleteCollector(vertx.getOrCreateContext(), response);
+            collector.requestId(parsed.requestId());
             dispatcher.dispatch(parsed, collector).onComplete(result -> {
                 if (result.failed()) {
                     fail(response, GatewayException.from(result.cause()), parsed.requestId());
@@ -202,9 +203,13 @@ public final class InferenceApi implements Service {
 
     private RequestDispatcher.Call parse(GrpcServerRequest<?, ?> call, GenerateRequest request) {
         String identity = dispatcher.authenticate(bearer(call));
+        String requestId = GrpcRequests.requestId(request.getRequestId());
+        // Named now, not at submission: an engine failure may reach the client before the dispatch completes.
+        if (requestId == null || requestId.isEmpty()) {
+            requestId = "req-" + java.util.UUID.randomUUID();
+        }
         return new RequestDispatcher.Call("grpc", identity, request.getModel(), GrpcRequests.prompt(request),
-                GrpcRequests.sampling(request.getSampling()), GrpcRequests.requestId(request.getRequestId()),
-                GrpcRequests.priority(request));
+                GrpcRequests.sampling(request.getSampling()), requestId, GrpcRequests.priority(request));
     }
 
     private static String bearer(GrpcServerRequest<?, ?> call) {

@@ -76,6 +76,47 @@ final class ClusterClient implements AutoCloseable {
         return new Output(out, finish, (firstToken - start) / 1e6);
     }
 
+    /**
+     * Starts a greedy stream of {@code tokens} tokens and cancels it from the client side once
+     * {@code cancelAfter} tokens arrived; the future completes when the cancel was sent.
+     */
+    java.util.concurrent.CompletableFuture<Integer> cancelAfter(String prompt, int tokens, int cancelAfter) {
+        java.util.concurrent.CompletableFuture<Integer> cancelled = new java.util.concurrent.CompletableFuture<>();
+        GenerateRequest req = GenerateRequest.newBuilder().setPrompt(prompt).setSampling(SamplingParams.newBuilder()
+                .setTemperature(0).setMaxTokens(tokens).setIgnoreEos(true)).build();
+        InferenceGrpc.newStub(channel).generate(req, new io.grpc.stub.ClientResponseObserver<GenerateRequest,
+                GenerateResponse>() {
+            io.grpc.stub.ClientCallStreamObserver<GenerateRequest> call;
+            int received;
+
+            @Override
+            public void beforeStart(io.grpc.stub.ClientCallStreamObserver<GenerateRequest> requestStream) {
+                call = requestStream;
+            }
+
+            @Override
+            public void onNext(GenerateResponse value) {
+                received += value.getTokenIdsCount();
+                if (received >= cancelAfter && !cancelled.isDone()) {
+                    call.cancel("client hang-up", null);
+                    cancelled.complete(received);
+                }
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                cancelled.completeExceptionally(new AssertionError("stream ended before " + cancelAfter
+                        + " tokens: " + t, t));
+            }
+
+            @Override
+            public void onCompleted() {
+                cancelled.completeExceptionally(new AssertionError("stream finished before it was cancelled"));
+            }
+        });
+        return cancelled;
+    }
+
     JsonNode getJson(String path) throws IOException, InterruptedException {
         HttpResponse<String> r = get(path);
         if (r.statusCode() != 200) {

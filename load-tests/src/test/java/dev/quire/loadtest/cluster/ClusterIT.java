@@ -197,6 +197,42 @@ class ClusterIT {
         assertThat(after).hasSize(3);
     }
 
+    @Test
+    @Order(3)
+    void aClientThatHangsUpFreesItsKvBlocksOnTheWorker() throws Exception {
+        // Long generations; each client goes away after a few tokens: the cancel travels over the
+        // data plane and the worker aborts the sequence.
+        List<java.util.concurrent.CompletableFuture<Integer>> cancels = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            cancels.add(cluster.cancelAfter("Hang up " + i, 480, 5));
+        }
+        for (var c : cancels) {
+            assertThat(c.get(60, TimeUnit.SECONDS)).isGreaterThanOrEqualTo(5);
+        }
+        ClusterClient.await("every worker idle with its KV blocks free", 10, () -> runningOnWorkers() == 0
+                && kvBlocksUsed() == 0);
+    }
+
+    long runningOnWorkers() {
+        return sumOverWorkers("running");
+    }
+
+    long kvBlocksUsed() {
+        return sumOverWorkers("kv_blocks_used");
+    }
+
+    long sumOverWorkers(String field) {
+        try {
+            long n = 0;
+            for (JsonNode w : cluster.getJson("/cluster").get("workers")) {
+                n += w.get(field).asLong();
+            }
+            return n;
+        } catch (Exception e) {
+            return -1;
+        }
+    }
+
     /** The gateway's placement counter, per worker id. */
     Map<String, Long> placements() throws Exception {
         Map<String, Long> out = new java.util.TreeMap<>();
@@ -223,7 +259,7 @@ class ClusterIT {
     }
 
     @Test
-    @Order(3)
+    @Order(4)
     void internalCallsWithoutTheClusterSecretAreRefused() throws Exception {
         String address = workerAddresses.get(0);
         int port = Integer.parseInt(address.substring(address.lastIndexOf(':') + 1));
@@ -264,7 +300,7 @@ class ClusterIT {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void aWorkerStartedUnderLoadReceivesRequestsWithinFiveSeconds() throws Exception {
         AtomicBoolean loading = new AtomicBoolean(true);
         List<String> failures = java.util.Collections.synchronizedList(new ArrayList<>());
@@ -315,7 +351,7 @@ class ClusterIT {
     }
 
     @Test
-    @Order(5)
+    @Order(6)
     void aWorkerDrainedUnderLoadFailsNoRequestAndExits() throws Exception {
         QuireProcess drained = workers.get(0);
         List<String> prompts = prompts(40);
@@ -341,7 +377,7 @@ class ClusterIT {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void serveOpensNoPortBeyondTheTwoPublicOnesOffLoopback() throws Exception {
         Set<Integer> offLoopback = new HashSet<>();
         for (ProcessSockets.Listening l : ProcessSockets.listening(serve.pid())) {
@@ -353,7 +389,7 @@ class ClusterIT {
     }
 
     @Test
-    @Order(7)
+    @Order(8)
     void theGatewayProcessCarriesNoDjlOrPyTorch() throws Exception {
         String cmdline = java.nio.file.Files.readString(java.nio.file.Path.of("/proc", "" + gateway.pid(), "cmdline"))
                 .replace('\0', ' ');
