@@ -65,7 +65,8 @@ public final class LlamaEngine implements InferenceEngine {
     private final TokenSampler sampler = new TokenSampler();
 
     private final ConcurrentLinkedQueue<ActiveRequest> arrivals = new ConcurrentLinkedQueue<>();
-    private final ConcurrentLinkedQueue<String> cancellations = new ConcurrentLinkedQueue<>();
+    /** Cancelled requests, by identity: an id may be reused once its request ended. */
+    private final ConcurrentLinkedQueue<ActiveRequest> cancellations = new ConcurrentLinkedQueue<>();
     /** Ids of requests submitted and not yet finished, to reject duplicates at once. */
     private final Map<String, ActiveRequest> live = new ConcurrentHashMap<>();
     /** Requests the engine thread runs; touched only by that thread. */
@@ -241,7 +242,9 @@ public final class LlamaEngine implements InferenceEngine {
         }
         LockSupport.unpark(thread);
         return RequestHandle.of(request.requestId(), () -> {
-            cancellations.add(request.requestId());
+            // The flag covers a request still in `arrivals`; the queue, one the engine already admitted.
+            active.cancelled = true;
+            cancellations.add(active);
             LockSupport.unpark(thread);
         });
     }
@@ -319,6 +322,10 @@ public final class LlamaEngine implements InferenceEngine {
     private void admitAndCancel() {
         ActiveRequest arrival;
         while ((arrival = arrivals.poll()) != null) {
+            if (arrival.cancelled) {
+                finish(arrival, FinishReason.ABORTED);
+                continue;
+            }
             try {
                 scheduler.add(new Sequence(arrival.request.requestId(), arrival.request.promptTokenIds(),
                         arrival.request.priority()));
@@ -329,12 +336,12 @@ public final class LlamaEngine implements InferenceEngine {
             }
             running.put(arrival.request.requestId(), arrival);
         }
-        String cancelled;
+        ActiveRequest cancelled;
         while ((cancelled = cancellations.poll()) != null) {
-            ActiveRequest r = running.get(cancelled);
-            if (r != null) {
-                scheduler.abort(cancelled);
-                finish(r, FinishReason.ABORTED);
+            // Not running: it already ended, or it is still in `arrivals` and its flag ends it on admission.
+            if (running.get(cancelled.request.requestId()) == cancelled) {
+                scheduler.abort(cancelled.request.requestId());
+                finish(cancelled, FinishReason.ABORTED);
             }
         }
     }
@@ -656,6 +663,8 @@ public final class LlamaEngine implements InferenceEngine {
         final StopStringFilter stopFilter;
         int completionTokens;
         boolean scheduled;
+        /** Set by the handle's cancel, from any thread. */
+        volatile boolean cancelled;
 
         ActiveRequest(GenerationRequest request, GenerationListener listener, long seed,
                       dev.quire.worker.model.IncrementalDetokenizer detokenizer) {

@@ -27,7 +27,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -404,6 +406,80 @@ class LlamaEngineTest {
                     .hasRootCauseInstanceOf(OutOfMemoryError.class);
         } finally {
             e.close();
+        }
+    }
+
+    @Test
+    void aThousandRequestsCancelledRightAfterSubmissionAllEndAndFreeEverything() throws Exception {
+        try (LlamaEngine e = new LlamaEngine(ServedModel.load(MODEL, "cancel-storm"),
+                EngineConfig.defaults().withKvCacheBytes(32L << 20))) {
+            // Without a cancel these would run to the full context, far longer than the test waits.
+            SamplingOptions endless = SamplingOptions.builder().temperature(0.8f).seed(2L).ignoreEos(true).build();
+            Map<String, CollectingListener> listeners = new ConcurrentHashMap<>();
+            List<Thread> submitters = new ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                Thread thread = new Thread(() -> {
+                    for (int i = 0; i < 250; i++) {
+                        String id = nextId();
+                        CollectingListener l = new CollectingListener();
+                        listeners.put(id, l);
+                        e.submit(new GenerationRequest(id, new int[]{1, 403, 407}, endless), l).cancel();
+                    }
+                });
+                submitters.add(thread);
+                thread.start();
+            }
+            for (Thread thread : submitters) {
+                thread.join();
+            }
+            assertThat(listeners).hasSize(1000);
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            Map<String, Long> outcomes = new java.util.TreeMap<>();
+            for (CollectingListener l : listeners.values()) {
+                outcomes.merge(outcome(l, deadline), 1L, Long::sum);
+            }
+            assertThat(outcomes).containsExactly(Map.entry("ABORTED", 1000L));
+            awaitIdle(e);
+        }
+    }
+
+    @Test
+    void aCancelThatLandsWhileTheEngineIsEndingOtherRequestsIsNotLost() throws Exception {
+        // Each request, when it ends, submits the next one and cancels it at once. Its onFinish runs on
+        // the engine thread while the engine works through its cancellations, so every such cancel
+        // reaches the engine before the request it cancels has been admitted.
+        try (LlamaEngine e = new LlamaEngine(ServedModel.load(MODEL, "cancel-chain"),
+                EngineConfig.defaults().withKvCacheBytes(32L << 20))) {
+            SamplingOptions options = SamplingOptions.builder().temperature(0f).maxTokens(200).ignoreEos(true).build();
+            List<CollectingListener> chain = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                chain.add(new CollectingListener());
+            }
+            for (int i = 0; i < chain.size() - 1; i++) {
+                CollectingListener next = chain.get(i + 1);
+                chain.get(i).finished.thenRun(() ->
+                        e.submit(new GenerationRequest(nextId(), new int[]{1, 403}, options), next).cancel());
+            }
+            e.submit(new GenerationRequest(nextId(), new int[]{1, 403}, options), chain.get(0)).cancel();
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            Map<String, Long> outcomes = new java.util.TreeMap<>();
+            for (CollectingListener l : chain.subList(1, chain.size())) {
+                outcomes.merge(outcome(l, deadline), 1L, Long::sum);
+            }
+            assertThat(outcomes).containsExactly(Map.entry("ABORTED", 99L));
+            awaitIdle(e);
+        }
+    }
+
+    /** How a request ended by {@code deadline} (System.nanoTime): its finish reason, "error" or "unfinished". */
+    static String outcome(CollectingListener l, long deadline) throws InterruptedException {
+        try {
+            return l.finished.get(Math.max(0, deadline - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS)
+                    .name();
+        } catch (ExecutionException e) {
+            return "error";
+        } catch (java.util.concurrent.TimeoutException e) {
+            return "unfinished";
         }
     }
 }
