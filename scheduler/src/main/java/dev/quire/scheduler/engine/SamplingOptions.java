@@ -7,13 +7,16 @@ import java.util.List;
  * an impossible value; {@link InvalidRequestException} names the offending field.
  *
  * @param maxTokens        most tokens to generate; {@code 0} means "until the context is full"
- * @param temperature      0 for greedy, otherwise the softmax temperature
+ * @param temperature      0 for greedy, otherwise the softmax temperature; below
+ *                         {@link #MIN_SAMPLING_TEMPERATURE} it is greedy too
  * @param topP             nucleus mass in (0, 1]
  * @param topK             keep the k most likely tokens; 0 keeps all
  * @param minP             drop tokens whose probability is below minP times the top one; 0 disables
  * @param seed             seed of this request's random draws; {@code null} picks one at random
- * @param stop             stop strings (not returned in the output)
- * @param stopTokenIds     extra token ids that end the sequence (returned in the output)
+ * @param stop             stop strings (not returned in the output); at most {@link #MAX_STOP_STRINGS}, each
+ *                         at most {@link #MAX_STOP_STRING_CHARS} characters
+ * @param stopTokenIds     extra token ids that end the sequence (returned in the output); at most
+ *                         {@link #MAX_STOP_TOKEN_IDS}
  * @param ignoreEos        keep going past the model's end-of-sequence ids
  * @param repetitionPenalty multiplicative penalty (> 0) on tokens already seen; 1 disables
  * @param presencePenalty  additive penalty in [-2, 2] on tokens already generated
@@ -37,8 +40,27 @@ public record SamplingOptions(
 
     /** Most top log-probabilities a request may ask for per token. */
     public static final int MAX_LOGPROBS = 20;
+    /** Most stop strings per request: each is matched against every output chunk. */
+    public static final int MAX_STOP_STRINGS = 16;
+    /** Longest stop string, in chars: the stop filter holds back up to this much output. */
+    public static final int MAX_STOP_STRING_CHARS = 256;
+    /** Most stop token ids per request: each is compared with every generated token. */
+    public static final int MAX_STOP_TOKEN_IDS = 64;
+    /**
+     * Temperatures below this sample greedily: dividing logits by a smaller one overflows float
+     * (and such a distribution is the argmax anyway, up to rounding).
+     */
+    public static final float MIN_SAMPLING_TEMPERATURE = 1e-5f;
 
     public SamplingOptions {
+        if (stop != null && stop.size() > MAX_STOP_STRINGS) {
+            throw new InvalidRequestException("stop", "at most " + MAX_STOP_STRINGS + " stop strings, got "
+                    + stop.size());
+        }
+        if (stopTokenIds != null && stopTokenIds.length > MAX_STOP_TOKEN_IDS) {
+            throw new InvalidRequestException("stop_token_ids", "at most " + MAX_STOP_TOKEN_IDS + " ids, got "
+                    + stopTokenIds.length);
+        }
         stop = stop == null ? List.of() : List.copyOf(stop);
         stopTokenIds = stopTokenIds == null ? new int[0] : stopTokenIds.clone();
         if (maxTokens < 0) {
@@ -72,6 +94,10 @@ public record SamplingOptions(
             if (s == null || s.isEmpty()) {
                 throw new InvalidRequestException("stop", "stop strings must be non-empty");
             }
+            if (s.length() > MAX_STOP_STRING_CHARS) {
+                throw new InvalidRequestException("stop", "stop strings must be at most " + MAX_STOP_STRING_CHARS
+                        + " characters, got one of " + s.length());
+            }
         }
     }
 
@@ -80,8 +106,9 @@ public record SamplingOptions(
         return builder().maxTokens(maxTokens).temperature(0f).build();
     }
 
+    /** Whether tokens are picked by argmax: temperature 0, or below {@link #MIN_SAMPLING_TEMPERATURE}. */
     public boolean isGreedy() {
-        return temperature == 0f;
+        return temperature < MIN_SAMPLING_TEMPERATURE;
     }
 
     public static Builder builder() {

@@ -25,6 +25,7 @@ import dev.quire.scheduler.batch.Scheduler;
 import dev.quire.scheduler.batch.SchedulerConfig;
 import dev.quire.scheduler.batch.SchedulerStats;
 import dev.quire.scheduler.batch.Sequence;
+import dev.quire.scheduler.batch.SequenceStatus;
 import dev.quire.scheduler.batch.StepPlan;
 import dev.quire.worker.model.ForwardBatch;
 import dev.quire.worker.model.LlamaModel;
@@ -34,6 +35,8 @@ import dev.quire.worker.model.ServedModel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -61,7 +64,8 @@ public final class LlamaEngine implements WorkerEngine {
     private final TokenSampler sampler = new TokenSampler();
 
     private final ConcurrentLinkedQueue<ActiveRequest> arrivals = new ConcurrentLinkedQueue<>();
-    private final ConcurrentLinkedQueue<String> cancellations = new ConcurrentLinkedQueue<>();
+    /** Cancelled requests, by identity: an id may be reused once its request ended. */
+    private final ConcurrentLinkedQueue<ActiveRequest> cancellations = new ConcurrentLinkedQueue<>();
     /** Ids of requests submitted and not yet finished, to reject duplicates at once. */
     private final Map<String, ActiveRequest> live = new ConcurrentHashMap<>();
     /** Requests the engine thread runs; touched only by that thread. */
@@ -77,6 +81,9 @@ public final class LlamaEngine implements WorkerEngine {
     private volatile double stepMillis;
     private volatile long lastProgressNanos = System.nanoTime();
     private volatile boolean busy;
+    private volatile StepFaults faults = StepFaults.NONE;
+    /** Set when the engine thread stopped on an error it cannot go on after; submits are refused from then on. */
+    private volatile Throwable fatal;
 
     public LlamaEngine(ServedModel model, EngineConfig config) {
         this.model = model;
@@ -174,6 +181,28 @@ public final class LlamaEngine implements WorkerEngine {
         return stats;
     }
 
+    /**
+     * Failure injection for tests: called on the engine thread around every forward pass. What it
+     * throws behaves as if the forward pass had thrown it.
+     */
+    interface StepFaults {
+        StepFaults NONE = new StepFaults() {
+        };
+
+        /** Before the forward pass of step {@code stepIndex}, which computes {@code requestIds}. */
+        default void beforeForward(long stepIndex, List<String> requestIds) {
+        }
+
+        /** After it: {@code logits} holds one row of vocabulary size per id of {@code rowRequestIds}. */
+        default void afterForward(long stepIndex, List<String> rowRequestIds, float[] logits) {
+        }
+    }
+
+    /** Installs a {@link StepFaults} (tests only). */
+    void injectFaults(StepFaults faults) {
+        this.faults = faults == null ? StepFaults.NONE : faults;
+    }
+
     /** Receives a report after every step, on the engine thread; it must return quickly. */
     public void onStep(java.util.function.Consumer<StepReport> observer) {
         this.stepObserver = observer;
@@ -183,6 +212,9 @@ public final class LlamaEngine implements WorkerEngine {
     public RequestHandle submit(GenerationRequest request, GenerationListener listener) {
         if (closed.get()) {
             throw new EngineUnavailableException("engine is shut down");
+        }
+        if (fatal != null) {
+            throw stopped(fatal);
         }
         int[] prompt = request.promptTokenIds();
         if (prompt.length >= maxModelLen) {
@@ -202,61 +234,133 @@ public final class LlamaEngine implements WorkerEngine {
             throw new InvalidRequestException("request_id", "'" + request.requestId() + "' is already running");
         }
         arrivals.add(active);
+        if ((closed.get() || fatal != null) && arrivals.remove(active)) {
+            // The engine thread has stopped, or is stopping, and may have drained its arrivals already.
+            live.remove(request.requestId(), active);
+            throw closed.get() ? new EngineUnavailableException("engine is shut down") : stopped(fatal);
+        }
         LockSupport.unpark(thread);
         return RequestHandle.of(request.requestId(), () -> {
-            cancellations.add(request.requestId());
+            // The flag covers a request still in `arrivals`; the queue, one the engine already admitted.
+            active.cancelled = true;
+            cancellations.add(active);
             LockSupport.unpark(thread);
         });
     }
 
+    private EngineUnavailableException stopped(Throwable cause) {
+        // The cause stays out of the message (clients see it); the log has it.
+        return new EngineUnavailableException("the engine of model '" + model.name()
+                + "' stopped after an internal error", cause);
+    }
+
+    /**
+     * The engine thread. A failure inside a step fails that step's requests only (see {@link #step});
+     * a RuntimeException anywhere else fails every admitted request; an Error stops the engine
+     * ({@link #die}).
+     */
     private void loop() {
-        while (!closed.get()) {
-            try {
-                admitAndCancel();
-                stats = scheduler.stats();
-                refreshPrefixHashes(false);
-                if (!scheduler.hasWork()) {
-                    busy = false;
-                    // What the last steps cached must be visible to placement while the engine idles.
-                    refreshPrefixHashes(true);
-                    LockSupport.park(this);
+        try {
+            while (!closed.get()) {
+                try {
+                    admitAndCancel();
+                    stats = scheduler.stats();
+                    refreshPrefixHashes(false);
+                    if (!scheduler.hasWork()) {
+                        busy = false;
+                        // What the last steps cached must be visible to placement while the engine idles.
+                        refreshPrefixHashes(true);
+                        LockSupport.park(this);
+                        lastProgressNanos = System.nanoTime();
+                        continue;
+                    }
+                    busy = true;
+                    step();
                     lastProgressNanos = System.nanoTime();
-                    continue;
+                } catch (RuntimeException e) {
+                    // Outside any step's own handling, so the engine's bookkeeping is in doubt: start afresh.
+                    LOG.error("Engine loop failed outside a step; failing every admitted request", e);
+                    failAll(e);
                 }
-                busy = true;
-                step();
-                lastProgressNanos = System.nanoTime();
-            } catch (RuntimeException | Error e) {
-                LOG.error("Engine step failed; failing its requests", e);
-                failAll(e);
             }
+            for (ActiveRequest r : List.copyOf(running.values())) {
+                finish(r, FinishReason.ABORTED);
+            }
+            drainArrivals();
+        } catch (Throwable e) {
+            die(e);
         }
-        for (ActiveRequest r : List.copyOf(running.values())) {
-            finish(r, FinishReason.ABORTED);
+    }
+
+    /**
+     * The engine thread is ending on an Error (out of memory, a broken native library, ...), after
+     * which neither the device state nor the scheduler can be trusted: the engine reports itself
+     * not alive, refuses new submits, and fails every request it holds.
+     */
+    private void die(Throwable cause) {
+        fatal = cause;
+        busy = false;
+        try {
+            LOG.error("Engine thread of model '{}' stopped on {}; it takes no more requests and fails the {} it holds",
+                    model.name(), cause, running.size() + arrivals.size(), cause);
+            EngineUnavailableException failure = stopped(cause);
+            for (ActiveRequest r : List.copyOf(running.values())) {
+                running.remove(r.request.requestId(), r);
+                live.remove(r.request.requestId(), r);
+                tellError(r, failure);
+            }
+            ActiveRequest r;
+            while ((r = arrivals.poll()) != null) {
+                live.remove(r.request.requestId(), r);
+                tellError(r, failure);
+            }
+        } catch (Throwable again) {
+            // Out of memory again, most likely: what could be told has been.
+            cause.addSuppressed(again);
         }
-        drainArrivals();
     }
 
     private void admitAndCancel() {
         ActiveRequest arrival;
         while ((arrival = arrivals.poll()) != null) {
+            if (arrival.cancelled) {
+                finish(arrival, FinishReason.ABORTED);
+                continue;
+            }
+            try {
+                scheduler.add(new Sequence(arrival.request.requestId(), arrival.request.promptTokenIds(),
+                        arrival.request.priority()));
+            } catch (RuntimeException e) {
+                LOG.error("Request {} could not be queued", arrival.request.requestId(), e);
+                fail(arrival, e);
+                continue;
+            }
             running.put(arrival.request.requestId(), arrival);
-            scheduler.add(new Sequence(arrival.request.requestId(), arrival.request.promptTokenIds(),
-                    arrival.request.priority()));
         }
-        String cancelled;
+        ActiveRequest cancelled;
         while ((cancelled = cancellations.poll()) != null) {
-            ActiveRequest r = running.get(cancelled);
-            if (r != null) {
-                scheduler.abort(cancelled);
-                finish(r, FinishReason.ABORTED);
+            // Not running: it already ended, or it is still in `arrivals` and its flag ends it on admission.
+            if (running.get(cancelled.request.requestId()) == cancelled) {
+                scheduler.abort(cancelled.request.requestId());
+                finish(cancelled, FinishReason.ABORTED);
             }
         }
     }
 
+    /**
+     * One engine step. If planning, the forward pass or the scheduler's commit throws, the requests
+     * computed in this step fail and the rest (waiting, or beyond this step's budget) go on; a
+     * request whose logits or listener fail, fails alone.
+     */
     private void step() {
         long start = System.nanoTime();
-        StepPlan plan = scheduler.plan();
+        StepPlan plan;
+        try {
+            plan = scheduler.plan();
+        } catch (RuntimeException e) {
+            failPlanning(e);
+            return;
+        }
         stats = scheduler.stats();
         List<ScheduledSequence> items = plan.items();
         if (items.isEmpty()) {
@@ -264,30 +368,89 @@ public final class LlamaEngine implements WorkerEngine {
             LockSupport.parkNanos(1_000_000L);
             return;
         }
-        ForwardBatch.Builder builder = new ForwardBatch.Builder(cache.blockSize());
-        for (ScheduledSequence item : items) {
-            ActiveRequest r = running.get(item.requestId());
+        // Index-aligned with items; null once a request has failed or ended.
+        ActiveRequest[] requests = new ActiveRequest[items.size()];
+        for (int i = 0; i < items.size(); i++) {
+            String id = items.get(i).requestId();
+            ActiveRequest r = running.get(id);
+            if (r == null) {
+                LOG.error("Step {} planned request {}, which the engine does not hold; aborting it", plan.stepIndex(), id);
+                scheduler.abort(id);
+                continue;
+            }
+            requests[i] = r;
             if (!r.scheduled) {
                 r.scheduled = true;
-                r.listener.onScheduled();
+                if (!tell(r, () -> r.listener.onScheduled())) {
+                    requests[i] = null;
+                }
             }
+        }
+        try {
+            compute(plan, requests, start);
+        } catch (RuntimeException e) {
+            int failed = 0;
+            for (ActiveRequest r : requests) {
+                if (r != null && running.get(r.request.requestId()) == r) {
+                    failed++;
+                }
+            }
+            LOG.error("Engine step {} failed; failing its {} requests", plan.stepIndex(), failed, e);
+            for (ActiveRequest r : requests) {
+                if (r != null && running.get(r.request.requestId()) == r) {
+                    fail(r, e);
+                }
+            }
+        }
+    }
+
+    /** Forward, sampling, commit and emission for the requests of {@code plan} still in {@code requests}. */
+    private void compute(StepPlan plan, ActiveRequest[] requests, long start) {
+        List<ScheduledSequence> items = plan.items();
+        ForwardBatch.Builder builder = new ForwardBatch.Builder(cache.blockSize());
+        int[] itemOfSeq = new int[items.size()];
+        List<String> ids = new ArrayList<>(items.size());
+        for (int i = 0; i < items.size(); i++) {
+            if (requests[i] == null) {
+                continue;
+            }
+            ScheduledSequence item = items.get(i);
+            itemOfSeq[ids.size()] = i;
+            ids.add(item.requestId());
             builder.add(item.startPosition(), item.tokenIds(), item.slotMapping(), item.blockTable(), item.samples());
         }
+        if (ids.isEmpty()) {
+            return; // all failed before the forward pass; the next plan replaces this one
+        }
         ForwardBatch batch = builder.build();
+        StepFaults faults = this.faults;
+        if (faults != StepFaults.NONE) {
+            faults.beforeForward(plan.stepIndex(), ids);
+        }
         long forwardStart = System.nanoTime();
         float[] logits = llama.forward(batch, cache);
         long forwardNanos = System.nanoTime() - forwardStart;
+        if (faults != StepFaults.NONE) {
+            faults.afterForward(plan.stepIndex(), Arrays.stream(batch.sampleSeqs())
+                    .mapToObj(ids::get).toList(), logits);
+        }
         int blocksUsed = scheduler.stats().kvBlocksUsed();
 
         int[] sampled = new int[items.size()];
         TokenLogprobs[] logprobs = new TokenLogprobs[items.size()];
         for (int row = 0; row < batch.sampleSeqs().length; row++) {
-            int itemIndex = batch.sampleSeqs()[row];
-            ActiveRequest r = running.get(items.get(itemIndex).requestId());
-            TokenSampler.Sample s = sampler.sample(logits, row * vocab, vocab, r.request.sampling(), r.seed,
-                    r.completionTokens, r.history);
-            sampled[itemIndex] = s.tokenId();
-            logprobs[itemIndex] = s.logprobs();
+            int itemIndex = itemOfSeq[batch.sampleSeqs()[row]];
+            ActiveRequest r = requests[itemIndex];
+            try {
+                TokenSampler.Sample s = sampler.sample(logits, row * vocab, vocab, r.request.sampling(), r.seed,
+                        r.completionTokens, r.history);
+                sampled[itemIndex] = s.tokenId();
+                logprobs[itemIndex] = s.logprobs();
+            } catch (RuntimeException e) {
+                LOG.error("Request {} failed in step {}", r.request.requestId(), plan.stepIndex(), e);
+                fail(r, e); // aborted in the scheduler, so the commit skips it
+                requests[itemIndex] = null;
+            }
         }
         scheduler.commit(plan, sampled);
         int decodes = 0;
@@ -296,15 +459,50 @@ public final class LlamaEngine implements WorkerEngine {
             ScheduledSequence item = items.get(i);
             decodes += item.numTokens() == 1 ? 1 : 0;
             kvTokens += item.contextLength();
-            if (item.samples()) {
-                accept(running.get(item.requestId()), sampled[i], logprobs[i]);
+            ActiveRequest r = requests[i];
+            if (item.samples() && r != null) {
+                try {
+                    accept(r, sampled[i], logprobs[i]);
+                } catch (RuntimeException e) {
+                    LOG.error("Request {} failed in step {}", r.request.requestId(), plan.stepIndex(), e);
+                    fail(r, e);
+                }
             }
         }
         stats = scheduler.stats();
         long stepNanos = System.nanoTime() - start;
         stepMillis = stepMillis == 0 ? stepNanos / 1e6 : 0.8 * stepMillis + 0.2 * stepNanos / 1e6;
-        stepObserver.accept(new StepReport(plan.stepIndex(), items.size(), plan.totalTokens(), decodes, forwardNanos,
-                System.nanoTime() - start, blocksUsed, kvTokens, cache.blockSize()));
+        try {
+            stepObserver.accept(new StepReport(plan.stepIndex(), items.size(), plan.totalTokens(), decodes,
+                    forwardNanos, System.nanoTime() - start, blocksUsed, kvTokens, cache.blockSize()));
+        } catch (RuntimeException e) {
+            // Metrics only: the step itself succeeded.
+            LOG.warn("Step observer threw on step {}", plan.stepIndex(), e);
+        }
+    }
+
+    /**
+     * Planning threw: the requests the scheduler was running fail, waiting ones stay queued. With
+     * none running there is nobody to blame, so every admitted request fails rather than the same
+     * failure repeating every step.
+     */
+    private void failPlanning(RuntimeException e) {
+        List<ActiveRequest> runningNow = new ArrayList<>();
+        for (ActiveRequest r : running.values()) {
+            Sequence seq = scheduler.get(r.request.requestId());
+            if (seq != null && seq.status() == SequenceStatus.RUNNING) {
+                runningNow.add(r);
+            }
+        }
+        if (runningNow.isEmpty()) {
+            LOG.error("Planning an engine step failed with nothing running; failing every admitted request", e);
+            failAll(e);
+            return;
+        }
+        LOG.error("Planning an engine step failed; failing its {} running requests", runningNow.size(), e);
+        for (ActiveRequest r : runningNow) {
+            fail(r, e);
+        }
     }
 
     /** Appends a sampled token: stop checks, detokenization, emission. */
@@ -330,7 +528,11 @@ public final class LlamaEngine implements WorkerEngine {
             }
             text += r.stopFilter.flush();
         }
-        r.listener.onTokens(new int[]{token}, text, logprobs == null ? null : new TokenLogprobs[]{logprobs});
+        String emitted = text;
+        if (!tell(r, () -> r.listener.onTokens(new int[]{token}, emitted,
+                logprobs == null ? null : new TokenLogprobs[]{logprobs}))) {
+            return;
+        }
         if (reason != null) {
             scheduler.finish(r.request.requestId(), reason);
             finish(r, reason);
@@ -349,8 +551,8 @@ public final class LlamaEngine implements WorkerEngine {
     @Override
     public EngineHealth health() {
         boolean stalled = busy && System.nanoTime() - lastProgressNanos > 60_000_000_000L;
-        return new EngineHealth(thread.isAlive() && !closed.get() && !stalled, requestsCompleted.get(), stepMillis,
-                prefixHashes);
+        return new EngineHealth(fatal == null && thread.isAlive() && !closed.get() && !stalled,
+                requestsCompleted.get(), stepMillis, prefixHashes);
     }
 
     @Override
@@ -360,25 +562,57 @@ public final class LlamaEngine implements WorkerEngine {
 
     private void finish(ActiveRequest r, FinishReason reason) {
         requestsCompleted.incrementAndGet();
-        running.remove(r.request.requestId());
-        live.remove(r.request.requestId());
-        r.listener.onFinish(reason, r.request.promptTokenIds().length, r.completionTokens);
+        running.remove(r.request.requestId(), r);
+        live.remove(r.request.requestId(), r);
+        try {
+            r.listener.onFinish(reason, r.request.promptTokenIds().length, r.completionTokens);
+        } catch (RuntimeException | LinkageError | AssertionError e) {
+            LOG.warn("Listener of request {} threw from onFinish", r.request.requestId(), e);
+        }
     }
 
+    /** Ends one request with an error: its sequence is aborted (blocks freed) and its listener told. */
+    private void fail(ActiveRequest r, Throwable error) {
+        scheduler.abort(r.request.requestId());
+        running.remove(r.request.requestId(), r);
+        live.remove(r.request.requestId(), r);
+        tellError(r, error);
+    }
+
+    private void tellError(ActiveRequest r, Throwable error) {
+        try {
+            r.listener.onError(error);
+        } catch (RuntimeException | LinkageError | AssertionError e) {
+            LOG.warn("Listener of request {} threw from onError", r.request.requestId(), e);
+        }
+    }
+
+    /**
+     * Runs one listener call of a live request. A listener that throws fails its own request only
+     * (aborted, then told through onError); returns whether the call returned normally.
+     */
+    private boolean tell(ActiveRequest r, Runnable call) {
+        try {
+            call.run();
+            return true;
+        } catch (RuntimeException | LinkageError | AssertionError e) {
+            LOG.warn("Listener of request {} threw; failing the request", r.request.requestId(), e);
+            fail(r, e);
+            return false;
+        }
+    }
+
+    /** Every admitted request fails (the scheduler is emptied); requests still arriving are kept. */
     private void failAll(Throwable e) {
         for (ActiveRequest r : List.copyOf(running.values())) {
-            scheduler.abort(r.request.requestId());
-            running.remove(r.request.requestId());
-            live.remove(r.request.requestId());
-            r.listener.onError(e);
+            fail(r, e);
         }
     }
 
     private void drainArrivals() {
         ActiveRequest r;
         while ((r = arrivals.poll()) != null) {
-            live.remove(r.request.requestId());
-            r.listener.onFinish(FinishReason.ABORTED, r.request.promptTokenIds().length, 0);
+            finish(r, FinishReason.ABORTED);
         }
     }
 
@@ -419,6 +653,8 @@ public final class LlamaEngine implements WorkerEngine {
         final StopStringFilter stopFilter;
         int completionTokens;
         boolean scheduled;
+        /** Set by the handle's cancel, from any thread. */
+        volatile boolean cancelled;
 
         ActiveRequest(GenerationRequest request, GenerationListener listener, long seed,
                       dev.quire.worker.model.IncrementalDetokenizer detokenizer) {

@@ -17,6 +17,7 @@ import java.util.Arrays;
  */
 final class TokenSampler {
     private float[] scratch = new float[0];
+    private float[] selection = new float[0];
     private int[] order = new int[0];
 
     /** The chosen token and, when asked for, log-probabilities. */
@@ -31,14 +32,26 @@ final class TokenSampler {
      * @param seed       the request's seed
      * @param tokenIndex index of the token being generated (0 for the first)
      * @param history    the sequence's token counts, for penalties
+     * @throws IllegalStateException if the row holds a NaN or infinite logit (the model's output is
+     *                               broken for this sequence), or if no token in {@code [0, vocab)} came out
      */
     Sample sample(float[] logits, int offset, int vocab, SamplingOptions options, long seed, int tokenIndex,
                   TokenHistory history) {
+        for (int i = 0; i < vocab; i++) {
+            float v = logits[offset + i];
+            if (Float.isNaN(v) || Float.isInfinite(v)) {
+                throw new IllegalStateException("the model produced a non-finite logit (" + v + ") for token " + i);
+            }
+        }
         float[] x = buffer(vocab);
         System.arraycopy(logits, offset, x, 0, vocab);
         history.applyPenalties(x, options);
         TokenLogprobs logprobs = null;
         int token = options.isGreedy() ? argMax(x, vocab) : draw(x, vocab, options, seed, tokenIndex);
+        if (token < 0 || token >= vocab) {
+            throw new IllegalStateException("sampled token id " + token + " is outside the vocabulary [0, " + vocab
+                    + ")");
+        }
         if (options.logprobs() > 0) {
             // Log-probabilities of the model's distribution itself (after penalties, before
             // temperature and filtering), as the OpenAI API reports them.
@@ -55,13 +68,26 @@ final class TokenSampler {
      * exactly from the filtered softmax, and unlike inverting a cumulative sum it is insensitive to
      * the last-bit differences between a decode and a recompute of the same position: the winner
      * only changes if two perturbed scores are that close.
+     *
+     * <p>When scaling by the temperature leaves no finite best score (a small temperature
+     * overflowed it, or penalties pushed every token to -inf), the distribution is a point mass
+     * on the best token, so it returns that token: never -1.
      */
     private int draw(float[] x, int vocab, SamplingOptions options, long seed, int tokenIndex) {
         float invTemperature = 1f / options.temperature();
         float max = Float.NEGATIVE_INFINITY;
+        int bestUnscaled = 0;
+        float bestUnscaledValue = x[0];
         for (int i = 0; i < vocab; i++) {
+            if (x[i] > bestUnscaledValue) {
+                bestUnscaledValue = x[i];
+                bestUnscaled = i;
+            }
             x[i] *= invTemperature;
             max = Math.max(max, x[i]);
+        }
+        if (Float.isInfinite(max)) {
+            return bestUnscaled;
         }
         // Tokens this far below the best can never win against Gumbel noise (which stays under ~37).
         float floor = max - 40f;
@@ -69,7 +95,7 @@ final class TokenSampler {
             floor = Math.max(floor, max + (float) Math.log(options.minP()));
         }
         if (options.topK() > 0 && options.topK() < vocab) {
-            floor = Math.max(floor, kthLargest(x, vocab, options.topK()));
+            floor = Math.max(floor, kthLargest(x, vocab, options.topK(), selectionBuffer(vocab)));
         }
         if (options.topP() < 1f) {
             keepNucleus(x, vocab, max, floor, options.topP());
@@ -87,7 +113,7 @@ final class TokenSampler {
                 best = i;
             }
         }
-        return best;
+        return best >= 0 ? best : bestUnscaled;
     }
 
     /** Sets to -inf every token outside the smallest most-likely set whose mass reaches {@code topP}. */
@@ -167,10 +193,54 @@ final class TokenSampler {
         return best;
     }
 
-    private float kthLargest(float[] x, int vocab, int k) {
-        float[] copy = Arrays.copyOf(x, vocab);
-        Arrays.sort(copy);
-        return copy[vocab - k];
+    /**
+     * The {@code k}-th largest of {@code x[0..n)} (1 for the largest), found by selection in
+     * expected linear time: quickselect with a three-way partition, so runs of equal values (ties,
+     * -inf) cost no extra passes. {@code x} is not modified; {@code scratch} (length >= n) is
+     * overwritten. The values must not be NaN.
+     */
+    static float kthLargest(float[] x, int n, int k, float[] scratch) {
+        System.arraycopy(x, 0, scratch, 0, n);
+        int target = n - k; // index in ascending order
+        int lo = 0;
+        int hi = n - 1;
+        long state = 0x9E3779B97F4A7C15L ^ n;
+        while (lo < hi) {
+            // A pseudo-random pivot keeps sorted or adversarial rows from going quadratic.
+            state = mix(state, hi - lo);
+            float pivot = scratch[lo + (int) Long.remainderUnsigned(state, hi - lo + 1)];
+            // Three-way partition: [lo, lt) < pivot, [lt, i) == pivot, (gt, hi] > pivot.
+            int lt = lo;
+            int gt = hi;
+            int i = lo;
+            while (i <= gt) {
+                float v = scratch[i];
+                if (v < pivot) {
+                    scratch[i++] = scratch[lt];
+                    scratch[lt++] = v;
+                } else if (v > pivot) {
+                    scratch[i] = scratch[gt];
+                    scratch[gt--] = v;
+                } else {
+                    i++;
+                }
+            }
+            if (target < lt) {
+                hi = lt - 1;
+            } else if (target > gt) {
+                lo = gt + 1;
+            } else {
+                return pivot;
+            }
+        }
+        return scratch[target];
+    }
+
+    private float[] selectionBuffer(int vocab) {
+        if (selection.length < vocab) {
+            selection = new float[vocab];
+        }
+        return selection;
     }
 
     private float[] buffer(int vocab) {

@@ -1,6 +1,9 @@
 package dev.quire.worker.engine;
 
+import dev.quire.scheduler.engine.EngineUnavailableException;
+import dev.quire.scheduler.engine.GenerationListener;
 import dev.quire.scheduler.engine.InvalidRequestException;
+import dev.quire.scheduler.engine.TokenLogprobs;
 
 import dev.quire.scheduler.engine.SamplingOptions;
 
@@ -24,7 +27,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -225,5 +232,254 @@ class LlamaEngineTest {
         assertThatThrownBy(() -> submit(engine, new int[]{1, 9999}, SamplingOptions.greedy(1)))
                 .isInstanceOfSatisfying(InvalidRequestException.class,
                         e -> assertThat(e.field()).isEqualTo("prompt_token_ids"));
+    }
+
+    /** One sequence per step, so a second request waits while the first runs. */
+    static EngineConfig oneSequenceAtATime() {
+        return new EngineConfig("cpu", 16, 32L << 20, 0.8, 2048, 1, 0, true);
+    }
+
+    static void assertFailedWith(CollectingListener l, Class<? extends Throwable> type, String message) {
+        assertThatThrownBy(l::await).isInstanceOf(ExecutionException.class).cause().isInstanceOf(type)
+                .hasMessageContaining(message);
+    }
+
+    /** No KV blocks used, nothing running or waiting (the snapshot may lag the listeners a little). */
+    static void awaitIdle(LlamaEngine e) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 5000;
+        while (!idle(e.stats()) && System.currentTimeMillis() < deadline) {
+            Thread.sleep(5);
+        }
+        assertThat(e.stats().kvBlocksUsed()).isZero();
+        assertThat(e.stats().running()).isZero();
+        assertThat(e.stats().waiting()).isZero();
+    }
+
+    private static boolean idle(SchedulerStats s) {
+        return s.kvBlocksUsed() == 0 && s.running() == 0 && s.waiting() == 0;
+    }
+
+    @Test
+    void aFailingStepFailsOnlyItsOwnRequestsAndWaitingOnesStayQueued() throws Exception {
+        int[] golden = Arrays.copyOf(golden(), 60);
+        try (LlamaEngine e = new LlamaEngine(ServedModel.load(MODEL, "step-fault"), oneSequenceAtATime())) {
+            String victim = nextId();
+            AtomicInteger victimSteps = new AtomicInteger();
+            e.injectFaults(new LlamaEngine.StepFaults() {
+                @Override
+                public void beforeForward(long stepIndex, List<String> requestIds) {
+                    if (requestIds.contains(victim) && victimSteps.incrementAndGet() == 4) {
+                        throw new IllegalStateException("injected fault in step " + stepIndex);
+                    }
+                }
+            });
+            CollectingListener failing = new CollectingListener();
+            e.submit(new GenerationRequest(victim, new int[]{1},
+                    SamplingOptions.builder().temperature(0f).maxTokens(50).ignoreEos(true).build()), failing);
+            CollectingListener waiting = submit(e, new int[]{1}, SamplingOptions.greedy(golden.length));
+
+            assertFailedWith(failing, IllegalStateException.class, "injected fault");
+            assertThat(failing.tokenArray()).hasSize(3);
+            assertThat(waiting.await()).isEqualTo(FinishReason.LENGTH);
+            assertThat(waiting.tokenArray()).containsExactly(golden);
+            assertThat(e.health().alive()).isTrue();
+            awaitIdle(e);
+        }
+    }
+
+    @Test
+    void nonFiniteLogitsFailOnlyTheirOwnRequest() throws Exception {
+        int[] golden = Arrays.copyOf(golden(), 60);
+        try (LlamaEngine e = new LlamaEngine(ServedModel.load(MODEL, "nan-logits"),
+                EngineConfig.defaults().withKvCacheBytes(32L << 20))) {
+            String victim = nextId();
+            AtomicInteger victimRows = new AtomicInteger();
+            int vocab = e.model().vocabSize();
+            e.injectFaults(new LlamaEngine.StepFaults() {
+                @Override
+                public void afterForward(long stepIndex, List<String> rowRequestIds, float[] logits) {
+                    int row = rowRequestIds.indexOf(victim);
+                    if (row >= 0 && victimRows.incrementAndGet() == 3) {
+                        logits[row * vocab + 7] = Float.NaN;
+                    }
+                }
+            });
+            CollectingListener poisoned = new CollectingListener();
+            CollectingListener healthy = new CollectingListener();
+            // Submitted together, so they share steps: the healthy row sits next to the poisoned one.
+            e.submit(new GenerationRequest(victim, new int[]{1},
+                    SamplingOptions.builder().temperature(0.8f).seed(1L).maxTokens(50).ignoreEos(true).build()),
+                    poisoned);
+            e.submit(new GenerationRequest(nextId(), new int[]{1}, SamplingOptions.greedy(golden.length)), healthy);
+
+            assertFailedWith(poisoned, IllegalStateException.class, "non-finite logit");
+            assertThat(poisoned.tokenArray()).hasSize(2);
+            assertThat(healthy.await()).isEqualTo(FinishReason.LENGTH);
+            assertThat(healthy.tokenArray()).containsExactly(golden);
+            awaitIdle(e);
+        }
+    }
+
+    /** Forwards to a CollectingListener, except that the chosen callback throws instead. */
+    static GenerationListener throwingListener(CollectingListener into, boolean onScheduled, int onTokensCall) {
+        AtomicInteger calls = new AtomicInteger();
+        return new GenerationListener() {
+            @Override
+            public void onScheduled() {
+                if (onScheduled) {
+                    throw new IllegalStateException("listener broke in onScheduled");
+                }
+            }
+
+            @Override
+            public void onTokens(int[] tokenIds, String text, TokenLogprobs[] logprobs) {
+                if (calls.incrementAndGet() == onTokensCall) {
+                    throw new IllegalStateException("listener broke in onTokens");
+                }
+                into.onTokens(tokenIds, text, logprobs);
+            }
+
+            @Override
+            public void onFinish(FinishReason reason, int promptTokens, int completionTokens) {
+                into.onFinish(reason, promptTokens, completionTokens);
+            }
+
+            @Override
+            public void onError(Throwable error) {
+                into.onError(error);
+            }
+        };
+    }
+
+    @Test
+    void aListenerThatThrowsFailsOnlyItsOwnRequest() throws Exception {
+        int[] golden = Arrays.copyOf(golden(), 60);
+        SamplingOptions long60 = SamplingOptions.builder().temperature(0f).maxTokens(60).ignoreEos(true).build();
+        CollectingListener brokenTokens = new CollectingListener();
+        CollectingListener brokenScheduled = new CollectingListener();
+        engine.submit(new GenerationRequest(nextId(), new int[]{1, 403}, long60),
+                throwingListener(brokenTokens, false, 3));
+        CollectingListener healthy = submit(engine, new int[]{1}, SamplingOptions.greedy(golden.length));
+        engine.submit(new GenerationRequest(nextId(), new int[]{1, 407}, long60),
+                throwingListener(brokenScheduled, true, 0));
+
+        assertFailedWith(brokenTokens, IllegalStateException.class, "listener broke in onTokens");
+        assertThat(brokenTokens.tokenArray()).hasSize(2);
+        assertFailedWith(brokenScheduled, IllegalStateException.class, "listener broke in onScheduled");
+        assertThat(brokenScheduled.tokenArray()).isEmpty();
+        assertThat(healthy.await()).isEqualTo(FinishReason.LENGTH);
+        assertThat(healthy.tokenArray()).containsExactly(golden);
+        awaitIdle(engine);
+    }
+
+    @Test
+    void anErrorThatKillsTheEngineThreadMakesItUnavailable() throws Exception {
+        LlamaEngine e = new LlamaEngine(ServedModel.load(MODEL, "fatal"), oneSequenceAtATime());
+        try {
+            String victim = nextId();
+            AtomicInteger victimSteps = new AtomicInteger();
+            e.injectFaults(new LlamaEngine.StepFaults() {
+                @Override
+                public void beforeForward(long stepIndex, List<String> requestIds) {
+                    if (requestIds.contains(victim) && victimSteps.incrementAndGet() == 3) {
+                        throw new OutOfMemoryError("injected: no memory for step " + stepIndex);
+                    }
+                }
+            });
+            CollectingListener running = new CollectingListener();
+            e.submit(new GenerationRequest(victim, new int[]{1},
+                    SamplingOptions.builder().temperature(0f).maxTokens(50).ignoreEos(true).build()), running);
+            CollectingListener waiting = submit(e, new int[]{1}, SamplingOptions.greedy(20));
+
+            assertThatThrownBy(running::await).isInstanceOf(ExecutionException.class).cause()
+                    .isInstanceOf(EngineUnavailableException.class).hasMessageContaining("stopped after an internal error")
+                    .rootCause().isInstanceOf(OutOfMemoryError.class).hasMessageContaining("no memory for step");
+            assertThatThrownBy(waiting::await).isInstanceOf(ExecutionException.class).cause()
+                    .isInstanceOf(EngineUnavailableException.class);
+            long deadline = System.currentTimeMillis() + 5000;
+            while (e.health().alive() && System.currentTimeMillis() < deadline) {
+                Thread.sleep(5);
+            }
+            assertThat(e.health().alive()).isFalse();
+            assertThatThrownBy(() -> submit(e, new int[]{1}, SamplingOptions.greedy(5)))
+                    .isInstanceOf(EngineUnavailableException.class).hasMessageContaining("stopped after an internal error")
+                    .hasRootCauseInstanceOf(OutOfMemoryError.class);
+        } finally {
+            e.close();
+        }
+    }
+
+    @Test
+    void aThousandRequestsCancelledRightAfterSubmissionAllEndAndFreeEverything() throws Exception {
+        try (LlamaEngine e = new LlamaEngine(ServedModel.load(MODEL, "cancel-storm"),
+                EngineConfig.defaults().withKvCacheBytes(32L << 20))) {
+            // Without a cancel these would run to the full context, far longer than the test waits.
+            SamplingOptions endless = SamplingOptions.builder().temperature(0.8f).seed(2L).ignoreEos(true).build();
+            Map<String, CollectingListener> listeners = new ConcurrentHashMap<>();
+            List<Thread> submitters = new ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                Thread thread = new Thread(() -> {
+                    for (int i = 0; i < 250; i++) {
+                        String id = nextId();
+                        CollectingListener l = new CollectingListener();
+                        listeners.put(id, l);
+                        e.submit(new GenerationRequest(id, new int[]{1, 403, 407}, endless), l).cancel();
+                    }
+                });
+                submitters.add(thread);
+                thread.start();
+            }
+            for (Thread thread : submitters) {
+                thread.join();
+            }
+            assertThat(listeners).hasSize(1000);
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            Map<String, Long> outcomes = new java.util.TreeMap<>();
+            for (CollectingListener l : listeners.values()) {
+                outcomes.merge(outcome(l, deadline), 1L, Long::sum);
+            }
+            assertThat(outcomes).containsExactly(Map.entry("ABORTED", 1000L));
+            awaitIdle(e);
+        }
+    }
+
+    @Test
+    void aCancelThatLandsWhileTheEngineIsEndingOtherRequestsIsNotLost() throws Exception {
+        // Each request, when it ends, submits the next one and cancels it at once. Its onFinish runs on
+        // the engine thread while the engine works through its cancellations, so every such cancel
+        // reaches the engine before the request it cancels has been admitted.
+        try (LlamaEngine e = new LlamaEngine(ServedModel.load(MODEL, "cancel-chain"),
+                EngineConfig.defaults().withKvCacheBytes(32L << 20))) {
+            SamplingOptions options = SamplingOptions.builder().temperature(0f).maxTokens(200).ignoreEos(true).build();
+            List<CollectingListener> chain = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                chain.add(new CollectingListener());
+            }
+            for (int i = 0; i < chain.size() - 1; i++) {
+                CollectingListener next = chain.get(i + 1);
+                chain.get(i).finished.thenRun(() ->
+                        e.submit(new GenerationRequest(nextId(), new int[]{1, 403}, options), next).cancel());
+            }
+            e.submit(new GenerationRequest(nextId(), new int[]{1, 403}, options), chain.get(0)).cancel();
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            Map<String, Long> outcomes = new java.util.TreeMap<>();
+            for (CollectingListener l : chain.subList(1, chain.size())) {
+                outcomes.merge(outcome(l, deadline), 1L, Long::sum);
+            }
+            assertThat(outcomes).containsExactly(Map.entry("ABORTED", 99L));
+            awaitIdle(e);
+        }
+    }
+
+    /** How a request ended by {@code deadline} (System.nanoTime): its finish reason, "error" or "unfinished". */
+    static String outcome(CollectingListener l, long deadline) throws InterruptedException {
+        try {
+            return l.finished.get(Math.max(0, deadline - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS)
+                    .name();
+        } catch (ExecutionException e) {
+            return "error";
+        } catch (java.util.concurrent.TimeoutException e) {
+            return "unfinished";
+        }
     }
 }
