@@ -99,7 +99,7 @@ public final class ClusterGateway implements AutoCloseable {
             WorkerPool pool = new WorkerPool(vertx, directory, options.secret());
             pool.onModel((info, worker) -> {
                 ClusterEngine engine = new ClusterEngine(info, pool, policy, options.workerQueueLimit(),
-                        metrics.placementObserver());
+                        metrics.placementObserver(), options.limits().queueTimeout());
                 try {
                     catalog.add(engine);
                     metrics.bindEngine(engine);

@@ -19,6 +19,8 @@ import dev.quire.scheduler.placement.PlacementPolicy;
 import dev.quire.scheduler.placement.PrefixIndex;
 import io.vertx.core.Future;
 
+import java.time.Duration;
+
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -41,8 +43,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * that refuses or loses a request before its first token is skipped and the request placed again.
  */
 public final class ClusterEngine implements InferenceEngine {
-    /** Most workers one request is offered to before it fails. */
-    static final int MAX_ATTEMPTS = 4;
+    /** Most workers one request is offered to (refusals, losses) before it fails. */
+    static final int MAX_ATTEMPTS = 8;
     /** The workers hash prefix blocks with the scheduler's default salt. */
     private static final BlockHasher HASHER = new BlockHasher(0L);
 
@@ -59,10 +61,13 @@ public final class ClusterEngine implements InferenceEngine {
     private final AtomicLong arrivals = new AtomicLong();
     private final long pumpTimer;
     private final TextCodec text = new RemoteText();
+    /** How long a request that lost its worker may wait in the queue for another one. */
+    private final Duration requeueTimeout;
 
     public ClusterEngine(ModelInfo model, WorkerPool pool, PlacementPolicy policy, int workerQueueLimit,
-                         PlacementObserver observer) {
+                         PlacementObserver observer, Duration requeueTimeout) {
         this.model = model;
+        this.requeueTimeout = requeueTimeout;
         this.pool = pool;
         this.policy = policy;
         this.workerQueueLimit = workerQueueLimit;
@@ -123,6 +128,13 @@ public final class ClusterEngine implements InferenceEngine {
                         + model.vocabSize() + ")");
             }
         }
+        // The seed is fixed here, not by the worker: a continuation on another worker then draws the
+        // same sequence (draws depend on the seed and the token's index only).
+        if (request.sampling().seed() == null) {
+            request = new GenerationRequest(request.requestId(), request.promptTokenIds(),
+                    request.sampling().withSeed(java.util.concurrent.ThreadLocalRandom.current().nextLong()),
+                    request.priority(), request.resumedTokens());
+        }
         Pending p = new Pending(request, listener, arrivals.incrementAndGet());
         if (!tryPlace(p)) {
             synchronized (queue) {
@@ -143,6 +155,11 @@ public final class ClusterEngine implements InferenceEngine {
                 }
                 if (head.isOver()) {
                     queue.poll();
+                    continue;
+                }
+                if (head.requeueExpired()) {
+                    queue.poll();
+                    head.failUnplaced();
                     continue;
                 }
             }
@@ -203,22 +220,49 @@ public final class ClusterEngine implements InferenceEngine {
 
     /** One request from submission to its last callback, over one or more attempts. */
     private final class Pending implements GenerationListener {
-        final GenerationRequest request;
+        /** As the client asked for it. */
+        final GenerationRequest original;
+        /** What the next attempt sends: the original, or its continuation after the delivered tokens. */
+        GenerationRequest request;
         final GenerationListener listener;
         final long arrival;
         final Set<String> excluded = new HashSet<>();
         private Runnable cancelAttempt;
         private String worker;
+        private String lostWorker;
         private boolean scheduled;
         private boolean counted;
+        private int[] deliveredIds = new int[16];
         private int delivered;
         private boolean over;
         private int attempts;
+        /** Set when a request that lost its worker waits in the queue: by then it must be placed. */
+        private long requeueDeadline;
 
         Pending(GenerationRequest request, GenerationListener listener, long arrival) {
+            this.original = request;
             this.request = request;
             this.listener = listener;
             this.arrival = arrival;
+        }
+
+        synchronized boolean requeueExpired() {
+            return requeueDeadline != 0 && System.nanoTime() - requeueDeadline > 0;
+        }
+
+        /** No worker could take it back in time: the client gets UNAVAILABLE naming the reason. */
+        void failUnplaced() {
+            String lost;
+            synchronized (this) {
+                if (over) {
+                    return;
+                }
+                over = true;
+                lost = lostWorker;
+            }
+            listener.onError(new EngineUnavailableException("worker " + lost + " was lost while running request "
+                    + original.requestId() + " and no other worker serving model '" + model.name()
+                    + "' could take it within " + requeueTimeout.toSeconds() + " s"));
         }
 
         synchronized boolean isOver() {
@@ -226,16 +270,19 @@ public final class ClusterEngine implements InferenceEngine {
         }
 
         void start(WorkerClient client) {
+            GenerationRequest toSend;
             synchronized (this) {
                 if (over) {
                     return;
                 }
                 attempts++;
+                requeueDeadline = 0;
                 worker = client.workerId();
                 counted = true;
                 pending.computeIfAbsent(worker, k -> new AtomicInteger()).incrementAndGet();
+                toSend = request;
             }
-            Runnable cancel = client.generate(request, this);
+            Runnable cancel = client.generate(toSend, this);
             synchronized (this) {
                 cancelAttempt = cancel;
                 if (over) {
@@ -273,6 +320,11 @@ public final class ClusterEngine implements InferenceEngine {
                 if (over) {
                     return;
                 }
+                if (delivered + tokenIds.length > deliveredIds.length) {
+                    deliveredIds = java.util.Arrays.copyOf(deliveredIds, Math.max(deliveredIds.length * 2,
+                            delivered + tokenIds.length));
+                }
+                System.arraycopy(tokenIds, 0, deliveredIds, delivered, tokenIds.length);
                 delivered += tokenIds.length;
             }
             listener.onTokens(tokenIds, text, logprobs);
@@ -290,30 +342,44 @@ public final class ClusterEngine implements InferenceEngine {
             listener.onFinish(reason, promptTokens, completionTokens);
         }
 
+        /**
+         * A worker that refuses the request or is lost (its stream broke, it died) does not fail it:
+         * before the first token the request is placed again as it was; after some tokens, it
+         * continues on another worker from its prompt plus every token already delivered, so the
+         * client sees a pause, not an error, a repeat or a gap. Other failures reach the client.
+         */
         @Override
         public void onError(Throwable error) {
             String failed;
+            boolean resumed;
             synchronized (this) {
                 uncount();
                 if (over) {
                     return;
                 }
                 failed = worker;
-                boolean retry = error instanceof WorkerUnavailableException && delivered == 0
-                        && attempts < MAX_ATTEMPTS;
-                if (!retry) {
+                if (!(error instanceof WorkerUnavailableException) || attempts >= MAX_ATTEMPTS) {
                     over = true;
-                }
-                else {
+                } else {
                     excluded.add(failed);
                     cancelAttempt = null;
+                    lostWorker = failed;
+                    if (delivered > 0) {
+                        request = original.resumedWith(java.util.Arrays.copyOf(deliveredIds, delivered));
+                    }
+                    requeueDeadline = System.nanoTime() + requeueTimeout.toNanos();
                 }
+                resumed = delivered > 0;
             }
             if (isOver()) {
                 listener.onError(error);
                 return;
             }
-            observer.retried(failed);
+            if (resumed) {
+                observer.migrated(failed);
+            } else {
+                observer.retried(failed);
+            }
             if (!tryPlace(this)) {
                 synchronized (queue) {
                     queue.add(this);

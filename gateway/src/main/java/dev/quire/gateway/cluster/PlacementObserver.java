@@ -8,6 +8,9 @@ public interface PlacementObserver {
     /** A request refused or lost by {@code workerId} before its first token is run elsewhere. */
     void retried(String workerId);
 
+    /** A request lost with {@code workerId} after some of its tokens were delivered continues elsewhere. */
+    void migrated(String workerId);
+
     PlacementObserver NONE = new PlacementObserver() {
         @Override
         public void placed(String workerId, int cachedBlocks) {
@@ -15,6 +18,10 @@ public interface PlacementObserver {
 
         @Override
         public void retried(String workerId) {
+        }
+
+        @Override
+        public void migrated(String workerId) {
         }
     };
 }

@@ -145,7 +145,8 @@ final class WorkerClient {
         AtomicBoolean ended = new AtomicBoolean();
         GrpcClientRequest<GenerateRequest, GenerateEvent>[] call = newCallHolder();
         GenerateRequest.Builder wire = GenerateRequest.newBuilder().setRequestId(request.requestId())
-                .setSampling(GatewayWire.sampling(request.sampling())).setPriority(request.priority());
+                .setSampling(GatewayWire.sampling(request.sampling())).setPriority(request.priority())
+                .setResumedTokens(request.resumedTokens());
         for (int id : request.promptTokenIds()) {
             wire.addPromptTokenIds(id);
         }

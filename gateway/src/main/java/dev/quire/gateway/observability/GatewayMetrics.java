@@ -34,6 +34,7 @@ public final class GatewayMetrics {
     private final Map<String, Counter> failures = new ConcurrentHashMap<>();
     private final Map<String, Counter> placements = new ConcurrentHashMap<>();
     private final Map<String, Counter> retries = new ConcurrentHashMap<>();
+    private final Map<String, Counter> migrations = new ConcurrentHashMap<>();
 
     public GatewayMetrics() {
         promptTokens = Counter.builder("quire.prompt_tokens").description("Prompt tokens processed")
@@ -71,6 +72,13 @@ public final class GatewayMetrics {
                 placements.computeIfAbsent(workerId, w -> Counter.builder("quire.placements")
                         .tag("worker", w).description("Requests placed on each worker").register(registry))
                         .increment();
+            }
+
+            @Override
+            public void migrated(String workerId) {
+                migrations.computeIfAbsent(workerId, w -> Counter.builder("quire.request_migrations")
+                        .tag("worker", w).description("Requests whose worker was lost mid-generation, continued "
+                                + "on another worker").register(registry)).increment();
             }
 
             @Override

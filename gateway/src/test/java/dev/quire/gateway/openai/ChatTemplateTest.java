@@ -44,6 +44,11 @@ public class ChatTemplateTest {
         return new ChatTemplate(template, "<s>", "</s>").render(messages);
     }
 
+    /** Renders with no practical time limit: for the tests of other limits, on a machine of any speed. */
+    static String renderUntimed(String template, List<ChatMessage> messages) {
+        return new ChatTemplate(template, "<s>", "</s>", Duration.ofMinutes(5)).render(messages);
+    }
+
     @Test
     void llama2() {
         assertThat(render(LLAMA2, CONVERSATION)).isEqualTo("<s>[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\n  Hi there [/INST] "
@@ -194,11 +199,11 @@ public class ChatTemplateTest {
     void aPromptLongerThanTheLimitIsRefused() {
         String template = "{% for i in range(1000) %}{{ messages[0]['content'] }}{% endfor %}";
         List<ChatMessage> big = List.of(new ChatMessage("user", "x".repeat(5000), null));
-        assertThatThrownBy(() -> render(template, big)).isInstanceOfSatisfying(GatewayException.class, e -> {
+        assertThatThrownBy(() -> renderUntimed(template, big)).isInstanceOfSatisfying(GatewayException.class, e -> {
             assertThat(e.kind()).isEqualTo(ErrorKind.INVALID_ARGUMENT);
             assertThat(e.param()).isEqualTo("messages");
         });
-        assertThat(render(template, List.of(new ChatMessage("user", "x".repeat(4000), null)))).hasSize(4_000_000);
+        assertThat(renderUntimed(template, List.of(new ChatMessage("user", "x".repeat(4000), null)))).hasSize(4_000_000);
     }
 
     @Test

@@ -55,8 +55,18 @@ final class ClusterClient implements AutoCloseable {
     }
 
     private Output greedy(GenerateRequest.Builder prompt, int tokens) {
-        GenerateRequest req = prompt.setSampling(SamplingParams.newBuilder()
-                .setTemperature(0).setMaxTokens(tokens).setIgnoreEos(true)).build();
+        return generate(prompt.setSampling(SamplingParams.newBuilder().setTemperature(0).setMaxTokens(tokens)
+                .setIgnoreEos(true)));
+    }
+
+    /** A seeded sampled stream of exactly {@code tokens} tokens (ignore_eos). */
+    Output sampled(String prompt, int tokens, float temperature, long seed) {
+        return generate(GenerateRequest.newBuilder().setPrompt(prompt).setSampling(SamplingParams.newBuilder()
+                .setTemperature(temperature).setSeed(seed).setMaxTokens(tokens).setIgnoreEos(true)));
+    }
+
+    Output generate(GenerateRequest.Builder request) {
+        GenerateRequest req = request.build();
         long start = System.nanoTime();
         long firstToken = 0;
         List<Integer> out = new ArrayList<>();
@@ -166,5 +176,10 @@ final class ClusterClient implements AutoCloseable {
             }
         }
         return sum;
+    }
+
+    /** Sum of a counter on this gateway's own /metrics. */
+    static double scrapeSum(ClusterClient client, String metric) throws IOException, InterruptedException {
+        return scrape("127.0.0.1:" + client.httpPort, metric);
     }
 }

@@ -352,6 +352,68 @@ class ClusterIT {
 
     @Test
     @Order(6)
+    void aWorkerKilledMidGenerationLosesNoTokenAndRepeatsNone() throws Exception {
+        List<String> prompts = prompts(STREAMS);
+        int tokens = 200;
+        List<ClusterClient.Output> greedyExpected = runAll(reference, prompts, tokens);
+        List<ClusterClient.Output> sampledExpected = new ArrayList<>();
+        ExecutorService refs = Executors.newFixedThreadPool(20);
+        try {
+            List<Future<ClusterClient.Output>> f = new ArrayList<>();
+            for (int i = 0; i < 20; i++) {
+                int n = i;
+                f.add(refs.submit(() -> reference.sampled(prompts.get(n), tokens, 0.8f, 1000 + n)));
+            }
+            for (Future<ClusterClient.Output> o : f) {
+                sampledExpected.add(o.get(180, TimeUnit.SECONDS));
+            }
+        } finally {
+            refs.shutdownNow();
+        }
+        QuireProcess victim = workers.get(1);
+        String victimAddress = workerAddresses.get(1);
+        double migrationsBefore = ClusterClient.scrapeSum(cluster, "quire_request_migrations_total");
+        ExecutorService pool = Executors.newFixedThreadPool(STREAMS + 20);
+        try {
+            List<Future<ClusterClient.Output>> greedy = new ArrayList<>();
+            List<Future<ClusterClient.Output>> sampled = new ArrayList<>();
+            for (String p : prompts) {
+                greedy.add(pool.submit(() -> cluster.greedy(p, tokens)));
+            }
+            for (int i = 0; i < 20; i++) {
+                int n = i;
+                sampled.add(pool.submit(() -> cluster.sampled(prompts.get(n), tokens, 0.8f, 1000 + n)));
+            }
+            ClusterClient.await("the victim running several streams", 60, () -> {
+                try {
+                    JsonNode w = cluster.worker(victimAddress);
+                    return w != null && w.get("running").asInt() >= 5;
+                } catch (Exception e) {
+                    return false;
+                }
+            });
+            victim.kill(); // SIGKILL: no goodbye
+            for (int i = 0; i < STREAMS; i++) {
+                ClusterClient.Output o = greedy.get(i).get(180, TimeUnit.SECONDS);
+                assertThat(o.tokens()).as("greedy stream %d", i).isEqualTo(greedyExpected.get(i).tokens());
+                assertThat(o.finish()).isEqualTo(FinishReason.LENGTH);
+            }
+            for (int i = 0; i < 20; i++) {
+                ClusterClient.Output o = sampled.get(i).get(180, TimeUnit.SECONDS);
+                assertThat(o.tokens()).as("seeded stream %d", i).isEqualTo(sampledExpected.get(i).tokens());
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(victim.awaitExit(10)).isTrue();
+        workers.remove(victim);
+        workerAddresses.remove(victimAddress);
+        assertThat(ClusterClient.scrapeSum(cluster, "quire_request_migrations_total") - migrationsBefore)
+                .as("requests continued on another worker").isPositive();
+    }
+
+    @Test
+    @Order(7)
     void aWorkerDrainedUnderLoadFailsNoRequestAndExits() throws Exception {
         QuireProcess drained = workers.get(0);
         List<String> prompts = prompts(40);
@@ -377,7 +439,7 @@ class ClusterIT {
     }
 
     @Test
-    @Order(7)
+    @Order(8)
     void serveOpensNoPortBeyondTheTwoPublicOnesOffLoopback() throws Exception {
         Set<Integer> offLoopback = new HashSet<>();
         for (ProcessSockets.Listening l : ProcessSockets.listening(serve.pid())) {
@@ -389,7 +451,7 @@ class ClusterIT {
     }
 
     @Test
-    @Order(8)
+    @Order(9)
     void theGatewayProcessCarriesNoDjlOrPyTorch() throws Exception {
         String cmdline = java.nio.file.Files.readString(java.nio.file.Path.of("/proc", "" + gateway.pid(), "cmdline"))
                 .replace('\0', ' ');

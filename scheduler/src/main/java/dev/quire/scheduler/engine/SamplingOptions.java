@@ -107,6 +107,12 @@ public record SamplingOptions(
     }
 
     /** Whether tokens are picked by argmax: temperature 0, or below {@link #MIN_SAMPLING_TEMPERATURE}. */
+    /** These options with {@code seed} fixed (a gateway fixes it at admission, so a continuation elsewhere draws alike). */
+    public SamplingOptions withSeed(long seed) {
+        return new SamplingOptions(maxTokens, temperature, topP, topK, minP, seed, stop, stopTokenIds, ignoreEos,
+                repetitionPenalty, presencePenalty, frequencyPenalty, logprobs);
+    }
+
     public boolean isGreedy() {
         return temperature < MIN_SAMPLING_TEMPERATURE;
     }

@@ -228,8 +228,7 @@ public final class LlamaEngine implements WorkerEngine {
         }
         SamplingOptions options = request.sampling();
         long seed = options.seed() != null ? options.seed() : ThreadLocalRandom.current().nextLong();
-        ActiveRequest active = new ActiveRequest(request, listener, seed, model.tokenizer() == null ? null
-                : model.tokenizer().newDetokenizer(prompt));
+        ActiveRequest active = new ActiveRequest(request, listener, seed, model.tokenizer());
         if (live.putIfAbsent(request.requestId(), active) != null) {
             throw new InvalidRequestException("request_id", "'" + request.requestId() + "' is already running");
         }
@@ -518,7 +517,7 @@ public final class LlamaEngine implements WorkerEngine {
         } else if (filtered.stopped()) {
             reason = FinishReason.STOP_STRING;
         } else if (options.maxTokens() > 0 && r.completionTokens >= options.maxTokens()
-                || r.request.promptTokenIds().length + r.completionTokens >= maxModelLen) {
+                || r.request.promptLength() + r.completionTokens >= maxModelLen) {
             reason = FinishReason.LENGTH;
         }
         String text = filtered.text();
@@ -565,7 +564,7 @@ public final class LlamaEngine implements WorkerEngine {
         running.remove(r.request.requestId(), r);
         live.remove(r.request.requestId(), r);
         try {
-            r.listener.onFinish(reason, r.request.promptTokenIds().length, r.completionTokens);
+            r.listener.onFinish(reason, r.request.promptLength(), r.completionTokens);
         } catch (RuntimeException | LinkageError | AssertionError e) {
             LOG.warn("Listener of request {} threw from onFinish", r.request.requestId(), e);
         }
@@ -657,13 +656,25 @@ public final class LlamaEngine implements WorkerEngine {
         volatile boolean cancelled;
 
         ActiveRequest(GenerationRequest request, GenerationListener listener, long seed,
-                      dev.quire.worker.model.IncrementalDetokenizer detokenizer) {
+                      dev.quire.worker.model.TextTokenizer tokenizer) {
             this.request = request;
             this.listener = listener;
             this.seed = seed;
-            this.history = TokenHistory.of(request.promptTokenIds(), request.sampling());
-            this.detokenizer = detokenizer;
+            int[] all = request.promptTokenIds();
+            int[] prompt = java.util.Arrays.copyOf(all, request.promptLength());
+            this.history = TokenHistory.of(prompt, request.sampling());
+            this.detokenizer = tokenizer == null ? null : tokenizer.newDetokenizer(prompt);
             this.stopFilter = new StopStringFilter(request.sampling().stop());
+            // A resumed request: replay its own earlier output through the same state (draw index,
+            // penalties, text held back by the detokenizer and the stop filter), emitting nothing:
+            // the client has that text already.
+            for (int i = prompt.length; i < all.length; i++) {
+                completionTokens++;
+                history.add(all[i]);
+                if (detokenizer != null) {
+                    stopFilter.offer(detokenizer.append(all[i]));
+                }
+            }
         }
     }
 }

@@ -154,7 +154,8 @@ public final class WorkerService implements Service {
             try {
                 int[] prompt = req.getPromptTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
                 handle = engine.submit(new GenerationRequest(req.getRequestId(), prompt,
-                        WorkerWire.sampling(req.getSampling()), req.getPriority()), new Counted(events));
+                        WorkerWire.sampling(req.getSampling()), req.getPriority(), req.getResumedTokens()),
+                        new Counted(events));
             } catch (RuntimeException e) {
                 events.end(GenerateEvent.newBuilder().setFailure(EventStream.failureOf(e, req.getRequestId())).build());
                 return;
