@@ -30,6 +30,7 @@ final class EventStream implements GenerationListener {
     /** Context only from here on. */
     private Tokens.Builder pending;
     private boolean ended;
+    private Runnable onBroken = () -> { };
 
     EventStream(Context context, GrpcServerResponse<GenerateRequest, GenerateEvent> response, String requestId) {
         this.context = context;
@@ -106,24 +107,48 @@ final class EventStream implements GenerationListener {
                 + "; see its log");
     }
 
+    /** What to do when the stream breaks from the gateway's side: abort the generation. */
+    void onBroken(Runnable action) {
+        context.runOnContext(v -> {
+            if (ended) {
+                action.run();
+            } else {
+                onBroken = action;
+            }
+        });
+    }
+
     /** Ends the stream with {@code last}; context only. */
     void end(GenerateEvent last) {
         if (ended) {
             return;
         }
         ended = true;
-        response.end(last);
-    }
-
-    private void write(GenerateEvent event) {
-        if (!ended) {
-            response.write(event);
+        try {
+            response.end(last);
+        } catch (IllegalStateException e) {
+            // The gateway cancelled the stream meanwhile; nothing is waiting for this event.
         }
     }
 
-    /** The gateway went away: write nothing more. Context only. */
+    private void write(GenerateEvent event) {
+        if (ended) {
+            return;
+        }
+        try {
+            response.write(event);
+        } catch (IllegalStateException e) {
+            close(); // cancelled or reset by the gateway before its handlers ran
+        }
+    }
+
+    /** The gateway went away (cancel, reset, broken connection): write nothing more, abort the generation. Context only. */
     void close() {
+        boolean wasOpen = !ended;
         ended = true;
         pending = null;
+        if (wasOpen) {
+            onBroken.run();
+        }
     }
 }

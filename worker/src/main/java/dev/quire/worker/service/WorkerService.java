@@ -161,11 +161,11 @@ public final class WorkerService implements Service {
                 return;
             }
             active.incrementAndGet();
-            // The gateway cancelled the call, or its connection broke: abort the generation.
-            call.exceptionHandler(error -> {
-                events.close();
-                handle.cancel();
-            });
+            // The gateway cancelled the call (a client hung up), or its connection broke: abort the
+            // generation, which frees its KV blocks in the next engine step.
+            events.onBroken(handle::cancel);
+            call.errorHandler(error -> events.close());
+            call.exceptionHandler(error -> events.close());
         });
     }
 
