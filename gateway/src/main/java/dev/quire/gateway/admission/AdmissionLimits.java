@@ -3,7 +3,7 @@ package dev.quire.gateway.admission;
 import java.time.Duration;
 
 /**
- * Bounds the gateway enforces before anything is queued.
+ * Bounds the gateway enforces on requests and their streams.
  *
  * @param maxConcurrentRequests requests admitted and not finished, across all clients
  * @param maxQueuedRequests     admitted requests not yet scheduled by an engine; beyond this new
@@ -14,10 +14,15 @@ import java.time.Duration;
  * @param maxPromptTokens       0 uses the model's context length
  * @param maxTokens             most tokens a request may ask to generate; 0 for the context length
  * @param maxRequestBytes       largest request body or message accepted
+ * @param slowClientTimeout     a gRPC stream whose client has read nothing for this long while
+ *                              output waits for it is aborted, freeing its KV blocks; zero never aborts
  */
 public record AdmissionLimits(int maxConcurrentRequests, int maxQueuedRequests, Duration queueTimeout,
                               long requestsPerMinute, long tokensPerMinute, int maxPromptTokens, int maxTokens,
-                              int maxRequestBytes) {
+                              int maxRequestBytes, Duration slowClientTimeout) {
+    /** The default slow-client timeout. */
+    public static final Duration DEFAULT_SLOW_CLIENT_TIMEOUT = Duration.ofSeconds(60);
+
     public AdmissionLimits {
         if (maxConcurrentRequests <= 0 || maxQueuedRequests <= 0 || maxRequestBytes <= 0) {
             throw new IllegalArgumentException("concurrency, queue and request size bounds must be positive");
@@ -28,6 +33,23 @@ public record AdmissionLimits(int maxConcurrentRequests, int maxQueuedRequests, 
         if (queueTimeout == null || queueTimeout.isNegative() || queueTimeout.isZero()) {
             throw new IllegalArgumentException("queue timeout must be positive");
         }
+        if (slowClientTimeout == null || slowClientTimeout.isNegative()) {
+            throw new IllegalArgumentException("slow-client timeout must not be negative");
+        }
+    }
+
+    /** Bounds with the default slow-client timeout. */
+    public AdmissionLimits(int maxConcurrentRequests, int maxQueuedRequests, Duration queueTimeout,
+                           long requestsPerMinute, long tokensPerMinute, int maxPromptTokens, int maxTokens,
+                           int maxRequestBytes) {
+        this(maxConcurrentRequests, maxQueuedRequests, queueTimeout, requestsPerMinute, tokensPerMinute,
+                maxPromptTokens, maxTokens, maxRequestBytes, DEFAULT_SLOW_CLIENT_TIMEOUT);
+    }
+
+    /** These bounds with another slow-client timeout. */
+    public AdmissionLimits withSlowClientTimeout(Duration timeout) {
+        return new AdmissionLimits(maxConcurrentRequests, maxQueuedRequests, queueTimeout, requestsPerMinute,
+                tokensPerMinute, maxPromptTokens, maxTokens, maxRequestBytes, timeout);
     }
 
     public static AdmissionLimits defaults() {
