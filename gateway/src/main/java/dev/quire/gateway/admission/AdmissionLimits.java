@@ -3,7 +3,7 @@ package dev.quire.gateway.admission;
 import java.time.Duration;
 
 /**
- * Bounds the gateway enforces before anything is queued.
+ * Bounds the gateway enforces on requests and their streams.
  *
  * @param maxConcurrentRequests requests admitted and not finished, across all clients
  * @param maxQueuedRequests     admitted requests not yet scheduled by an engine; beyond this new
@@ -15,10 +15,15 @@ import java.time.Duration;
  * @param maxTokens             most tokens a request may ask to generate; 0 for the context length
  * @param maxRequestBytes       largest request body or message accepted
  * @param priority              default and most urgent priority of a request, for keys without their own
+ * @param slowClientTimeout     a gRPC stream whose client has read nothing for this long while
+ *                              output waits for it is aborted, freeing its KV blocks; zero never aborts
  */
 public record AdmissionLimits(int maxConcurrentRequests, int maxQueuedRequests, Duration queueTimeout,
                               long requestsPerMinute, long tokensPerMinute, int maxPromptTokens, int maxTokens,
-                              int maxRequestBytes, PriorityPolicy priority) {
+                              int maxRequestBytes, PriorityPolicy priority, Duration slowClientTimeout) {
+    /** The default slow-client timeout. */
+    public static final Duration DEFAULT_SLOW_CLIENT_TIMEOUT = Duration.ofSeconds(60);
+
     public AdmissionLimits {
         if (maxConcurrentRequests <= 0 || maxQueuedRequests <= 0 || maxRequestBytes <= 0) {
             throw new IllegalArgumentException("concurrency, queue and request size bounds must be positive");
@@ -32,20 +37,45 @@ public record AdmissionLimits(int maxConcurrentRequests, int maxQueuedRequests, 
         if (priority == null) {
             throw new IllegalArgumentException("priority policy must be set");
         }
+        if (slowClientTimeout == null || slowClientTimeout.isNegative()) {
+            throw new IllegalArgumentException("slow-client timeout must not be negative");
+        }
     }
 
-    /** Bounds with the default priority policy ({@link PriorityPolicy#defaults()}). */
+    /** Bounds with the default priority policy and slow-client timeout. */
     public AdmissionLimits(int maxConcurrentRequests, int maxQueuedRequests, Duration queueTimeout,
                            long requestsPerMinute, long tokensPerMinute, int maxPromptTokens, int maxTokens,
                            int maxRequestBytes) {
         this(maxConcurrentRequests, maxQueuedRequests, queueTimeout, requestsPerMinute, tokensPerMinute,
-                maxPromptTokens, maxTokens, maxRequestBytes, PriorityPolicy.defaults());
+                maxPromptTokens, maxTokens, maxRequestBytes, PriorityPolicy.defaults(), DEFAULT_SLOW_CLIENT_TIMEOUT);
+    }
+
+    /** Bounds with {@code priority} and the default slow-client timeout. */
+    public AdmissionLimits(int maxConcurrentRequests, int maxQueuedRequests, Duration queueTimeout,
+                           long requestsPerMinute, long tokensPerMinute, int maxPromptTokens, int maxTokens,
+                           int maxRequestBytes, PriorityPolicy priority) {
+        this(maxConcurrentRequests, maxQueuedRequests, queueTimeout, requestsPerMinute, tokensPerMinute,
+                maxPromptTokens, maxTokens, maxRequestBytes, priority, DEFAULT_SLOW_CLIENT_TIMEOUT);
+    }
+
+    /** Bounds with the default priority policy and {@code slowClientTimeout}. */
+    public AdmissionLimits(int maxConcurrentRequests, int maxQueuedRequests, Duration queueTimeout,
+                           long requestsPerMinute, long tokensPerMinute, int maxPromptTokens, int maxTokens,
+                           int maxRequestBytes, Duration slowClientTimeout) {
+        this(maxConcurrentRequests, maxQueuedRequests, queueTimeout, requestsPerMinute, tokensPerMinute,
+                maxPromptTokens, maxTokens, maxRequestBytes, PriorityPolicy.defaults(), slowClientTimeout);
     }
 
     /** These bounds with {@code p} as the priority policy. */
     public AdmissionLimits withPriority(PriorityPolicy p) {
         return new AdmissionLimits(maxConcurrentRequests, maxQueuedRequests, queueTimeout, requestsPerMinute,
-                tokensPerMinute, maxPromptTokens, maxTokens, maxRequestBytes, p);
+                tokensPerMinute, maxPromptTokens, maxTokens, maxRequestBytes, p, slowClientTimeout);
+    }
+
+    /** These bounds with another slow-client timeout. */
+    public AdmissionLimits withSlowClientTimeout(Duration timeout) {
+        return new AdmissionLimits(maxConcurrentRequests, maxQueuedRequests, queueTimeout, requestsPerMinute,
+                tokensPerMinute, maxPromptTokens, maxTokens, maxRequestBytes, priority, timeout);
     }
 
     public static AdmissionLimits defaults() {

@@ -44,7 +44,14 @@ abstract class ClientStream implements GenerationListener {
     public final void onError(Throwable error) {
         // Logged now, even if the call is over by the time the context runs.
         GatewayException e = GatewayException.from(error).forClient(requestId());
-        endOnContext(() -> InferenceApi.fail(response, e, requestId()));
+        endOnContext(() -> {
+            beforeError();
+            InferenceApi.fail(response, e, requestId());
+        });
+    }
+
+    /** Writes what must reach the client before an error ends the call. Context only. */
+    void beforeError() {
     }
 
     /** The call is over from the client's side (cancel, disconnect, deadline): stop writing. Context only. */

@@ -146,7 +146,8 @@ public final class InferenceApi implements Service {
                     return;
                 }
                 RequestDispatcher.Dispatched d = result.result();
-                GrpcTokenRelay relay = new GrpcTokenRelay(context, response, d.requestId(), d.promptTokens());
+                GrpcTokenRelay relay = new GrpcTokenRelay(context, response, d.requestId(), d.promptTokens(),
+                        d.handle(), dispatcher.admission().limits().slowClientTimeout());
                 holder.attach(relay);
                 watchClient(call, relay, d);
             });

@@ -61,6 +61,12 @@ public final class GatewayOptions {
             description = "Fail a request not scheduled within this (default: ${DEFAULT-VALUE}).")
     public Duration queueTimeout;
 
+    @Option(names = "--slow-client-timeout", defaultValue = "60s", paramLabel = "DURATION",
+            converter = DurationConverter.class,
+            description = "Abort a gRPC Generate stream whose client has read nothing for this long while output "
+                    + "waits for it, freeing its KV cache; 0s never aborts (default: ${DEFAULT-VALUE}).")
+    public Duration slowClientTimeout;
+
     @Option(names = "--rate-limit-rpm", defaultValue = "0", paramLabel = "N",
             description = "Requests per minute per API key; 0 for no limit (default: ${DEFAULT-VALUE}).")
     public long requestsPerMinute;
@@ -98,7 +104,7 @@ public final class GatewayOptions {
             throw new IllegalArgumentException("--max-request-bytes must be below 2g");
         }
         return new AdmissionLimits(maxConcurrentRequests, maxQueuedRequests, queueTimeout, requestsPerMinute,
-                tokensPerMinute, maxPromptTokens, maxTokensLimit, (int) maxRequestBytes, priority());
+                tokensPerMinute, maxPromptTokens, maxTokensLimit, (int) maxRequestBytes, priority(), slowClientTimeout);
     }
 
     /** The server's priority policy: {@code --default-priority} and {@code --min-priority}. */

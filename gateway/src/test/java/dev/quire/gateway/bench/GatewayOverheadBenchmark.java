@@ -63,8 +63,9 @@ public final class GatewayOverheadBenchmark {
                 .append("Machine: ").append(Runtime.getRuntime().availableProcessors()).append(" cores, java ")
                 .append(System.getProperty("java.version")).append("; gateway, stand-in engine and grpc-java client ")
                 .append("share the process and the cores  \n")
-                .append("Stand-in engine: one token per running stream per step, no model work; each chunk carries ")
-                .append("its emission time, so latency = client receipt - engine emission  \n\n")
+                .append("Stand-in engine: one token per running stream per step, no model work; each token carries ")
+                .append("its emission time, so latency = client receipt - engine emission, for every token (a chunk ")
+                .append("may carry several)  \n\n")
                 .append("Throughput: steps back to back (the engine emits as fast as the gateway takes tokens).  \n")
                 .append("Added latency: steps every ").append(PACED_STEP_MS).append(" ms, like a real engine's ")
                 .append("decode steps, so 1000 streams offer ").append(1000 * 1000 / PACED_STEP_MS)
@@ -128,9 +129,11 @@ public final class GatewayOverheadBenchmark {
                     if (r.getTokenIdsCount() > 0) {
                         tokens.addAndGet(r.getTokenIdsCount());
                         if (probe != null) {
-                            long emitted = Long.parseLong(r.getText());
+                            long now = System.nanoTime();
                             synchronized (probe.latency()) {
-                                probe.latency().recordValue(Math.max(0, System.nanoTime() - emitted));
+                                for (String emitted : r.getText().split(" ")) { // one per token
+                                    probe.latency().recordValue(Math.max(0, now - Long.parseLong(emitted)));
+                                }
                             }
                         }
                     }

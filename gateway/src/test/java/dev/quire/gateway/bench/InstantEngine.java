@@ -20,8 +20,9 @@ import java.util.concurrent.locks.LockSupport;
  * A stand-in engine that costs nothing per token: each "step" hands every running request one
  * token at once, so a benchmark through the gateway measures the gateway alone. Steps run back to
  * back, or at a fixed interval like a real engine's decode steps. The text of each
- * token is the {@link System#nanoTime()} at which it was emitted, so a client in the same process
- * can measure the latency the gateway adds.
+ * token is the {@link System#nanoTime()} at which it was emitted followed by a space (the gateway
+ * may send several tokens in one message), so a client in the same process can measure the latency
+ * the gateway adds.
  */
 final class InstantEngine implements InferenceEngine {
     private final ModelInfo model;
@@ -110,7 +111,7 @@ final class InstantEngine implements InferenceEngine {
                 }
                 one[0] = 3 + (r.emitted % 500);
                 r.emitted++;
-                r.listener.onTokens(new int[]{one[0]}, Long.toString(System.nanoTime()), null);
+                r.listener.onTokens(new int[]{one[0]}, System.nanoTime() + " ", null);
                 if (r.emitted >= r.request.sampling().maxTokens()) {
                     it.remove();
                     r.listener.onFinish(FinishReason.LENGTH, prompt, r.emitted);

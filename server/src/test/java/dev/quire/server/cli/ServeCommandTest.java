@@ -37,6 +37,9 @@ class ServeCommandTest {
         assertThat(s.gateway.grpcPort).isEqualTo(50051);
         assertThat(s.gateway.httpPort).isEqualTo(8000);
         assertThat(s.gateway.queueTimeout).isEqualTo(Duration.ofSeconds(60));
+        assertThat(s.gateway.limits().slowClientTimeout()).isEqualTo(Duration.ofSeconds(60));
+        assertThat(parse(Map.of(), "serve", "--slow-client-timeout", "0s").gateway.limits().slowClientTimeout())
+                .isZero();
         assertThat(s.gateway.maxRequestBytes).isEqualTo(4L << 20);
         assertThat(s.gateway.apiKeys).isEmpty();
         assertThat(s.engine.noPrefixCaching).isFalse();
