@@ -42,9 +42,10 @@ public final class GatewayCommand implements Callable<Integer> {
                     + "be than the least-loaded worker and still get the request (default: ${DEFAULT-VALUE}).")
     double balanceThreshold;
 
-    @Option(names = "--worker-queue-limit", defaultValue = "64", paramLabel = "N",
-            description = "Requests waiting on one worker beyond which new ones wait in this gateway's queue "
-                    + "(priority, then arrival) for the first worker with room (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--worker-queue-limit", defaultValue = "4", paramLabel = "N",
+            description = "Requests that may wait on a worker beyond the sequences it runs at once (its --max-seqs); "
+                    + "further ones wait in this gateway's queue (priority, then arrival) and go to whichever worker "
+                    + "frees a slot first (default: ${DEFAULT-VALUE}).")
     int workerQueueLimit;
 
     @Mixin

@@ -31,7 +31,6 @@ import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -54,8 +53,50 @@ public final class ClusterEngine implements InferenceEngine {
     private final int workerQueueLimit;
     private final PlacementObserver observer;
     private final PrefixIndex prefixIndex = new PrefixIndex();
-    /** Requests this gateway sent to each worker that it has not started yet. */
-    private final Map<String, AtomicInteger> pending = new ConcurrentHashMap<>();
+    /** Per worker: this gateway's requests started minus finished there since its record's version. */
+    private final Map<String, LoadDelta> deltas = new ConcurrentHashMap<>();
+
+    /**
+     * A worker's record is up to a refresh period old; what this gateway sent it or saw finish
+     * since then is known here at once. The record's counts plus this delta are the freshest
+     * estimate of the worker's occupancy. A new record version folds the delta in, except for the
+     * requests still on their way to the worker's engine (sent, not yet started), which a record
+     * may not count yet: erring towards a fuller worker only makes a request wait here a moment,
+     * erring the other way makes it wait on a full worker for a whole generation.
+     */
+    private static final class LoadDelta {
+        private long version = Long.MIN_VALUE;
+        private int delta;
+        private int unstarted;
+
+        synchronized int sinceRecord(long recordVersion) {
+            if (recordVersion != version) {
+                version = recordVersion;
+                delta = unstarted;
+            }
+            return delta;
+        }
+
+        synchronized void sent() {
+            delta++;
+            unstarted++;
+        }
+
+        synchronized void started() {
+            unstarted--;
+        }
+
+        synchronized void left(boolean started) {
+            delta--;
+            if (!started) {
+                unstarted--;
+            }
+        }
+    }
+
+    private LoadDelta delta(String workerId) {
+        return deltas.computeIfAbsent(workerId, k -> new LoadDelta());
+    }
     private final PriorityQueue<Pending> queue = new PriorityQueue<>(
             Comparator.comparingInt((Pending p) -> p.request.priority()).thenComparingLong(p -> p.arrival));
     private final AtomicLong arrivals = new AtomicLong();
@@ -73,7 +114,7 @@ public final class ClusterEngine implements InferenceEngine {
         this.workerQueueLimit = workerQueueLimit;
         this.observer = observer;
         pool.onDeparture(id -> {
-            pending.remove(id);
+            deltas.remove(id);
             prefixIndex.remove(id);
         });
         this.pumpTimer = pool.vertx().setPeriodic(20, t -> pump());
@@ -181,10 +222,13 @@ public final class ClusterEngine implements InferenceEngine {
             if (p.excluded.contains(r.workerId()) || pool.client(r.workerId()) == null) {
                 continue;
             }
-            int pendingHere = pending.computeIfAbsent(r.workerId(), k -> new AtomicInteger()).get();
-            if (r.waiting() + pendingHere >= workerQueueLimit) {
-                continue;
+            int sinceRecord = delta(r.workerId()).sinceRecord(r.version());
+            int occupancy = r.running() + r.waiting() + sinceRecord;
+            int capacity = r.maxRunning() > 0 ? r.maxRunning() : Integer.MAX_VALUE / 2;
+            if (occupancy >= capacity + workerQueueLimit) {
+                continue; // full: the request waits here and goes to whichever worker frees a slot first
             }
+            int pendingHere = Math.max(0, sinceRecord);
             int cached = 0;
             if (policy.usesPrefixCache() && r.blockSize() > 0) {
                 long[] chain = chains.computeIfAbsent(r.blockSize(),
@@ -231,7 +275,9 @@ public final class ClusterEngine implements InferenceEngine {
         private String worker;
         private String lostWorker;
         private boolean scheduled;
-        private boolean counted;
+        private boolean onWorker;
+        /** The engine of the current attempt's worker started it. */
+        private boolean startedHere;
         private int[] deliveredIds = new int[16];
         private int delivered;
         private boolean over;
@@ -278,8 +324,9 @@ public final class ClusterEngine implements InferenceEngine {
                 attempts++;
                 requeueDeadline = 0;
                 worker = client.workerId();
-                counted = true;
-                pending.computeIfAbsent(worker, k -> new AtomicInteger()).incrementAndGet();
+                onWorker = true;
+                startedHere = false;
+                delta(worker).sent();
                 toSend = request;
             }
             Runnable cancel = client.generate(toSend, this);
@@ -291,21 +338,24 @@ public final class ClusterEngine implements InferenceEngine {
             }
         }
 
-        private void uncount() {
-            if (counted) {
-                counted = false;
-                AtomicInteger n = pending.get(worker);
-                if (n != null) {
-                    n.decrementAndGet();
-                }
+        /** The attempt on {@link #worker} is over: its slot is free for the next queued request. */
+        private boolean leaveWorker() {
+            if (!onWorker) {
+                return false;
             }
+            onWorker = false;
+            delta(worker).left(startedHere);
+            return true;
         }
 
         @Override
         public void onScheduled() {
             boolean first;
             synchronized (this) {
-                uncount();
+                if (onWorker && !startedHere) {
+                    startedHere = true;
+                    delta(worker).started();
+                }
                 first = !scheduled && !over;
                 scheduled = true;
             }
@@ -332,14 +382,18 @@ public final class ClusterEngine implements InferenceEngine {
 
         @Override
         public void onFinish(FinishReason reason, int promptTokens, int completionTokens) {
+            boolean freed;
             synchronized (this) {
-                uncount();
+                freed = leaveWorker();
                 if (over) {
                     return;
                 }
                 over = true;
             }
             listener.onFinish(reason, promptTokens, completionTokens);
+            if (freed) {
+                pump();
+            }
         }
 
         /**
@@ -353,7 +407,7 @@ public final class ClusterEngine implements InferenceEngine {
             String failed;
             boolean resumed;
             synchronized (this) {
-                uncount();
+                leaveWorker();
                 if (over) {
                     return;
                 }
@@ -396,7 +450,7 @@ public final class ClusterEngine implements InferenceEngine {
                     return;
                 }
                 over = true;
-                uncount();
+                leaveWorker();
                 c = cancelAttempt;
                 sent = delivered;
             }

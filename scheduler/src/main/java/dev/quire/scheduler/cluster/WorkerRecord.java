@@ -15,6 +15,7 @@ import java.util.List;
  * @param kvBlocksTotal     KV cache blocks it has
  * @param kvBlocksUsed      blocks in use
  * @param blockSize         tokens per KV block (prefix hashes cover whole blocks of this size)
+ * @param maxRunning        most sequences it runs at once (its batch capacity)
  * @param running           sequences running
  * @param waiting           sequences waiting
  * @param requestsCompleted requests it finished since it started
@@ -25,7 +26,8 @@ import java.util.List;
  * @param version           increases with every publication
  */
 public record WorkerRecord(String workerId, String address, String metricsAddress, List<String> models,
-                           WorkerState state, int kvBlocksTotal, int kvBlocksUsed, int blockSize, int running,
+                           WorkerState state, int kvBlocksTotal, int kvBlocksUsed, int blockSize, int maxRunning,
+                           int running,
                            int waiting, long requestsCompleted, double stepMillis, long prefixQueryTokens,
                            long prefixHitTokens, long[] prefixHashes, long version) {
 

@@ -27,7 +27,7 @@ public final class WorkerRecordSerializer implements CompactSerializer<WorkerRec
         return new WorkerRecord(nonNull(in.readString("workerId")), nonNull(in.readString("address")),
                 nonNull(in.readString("metricsAddress")), models == null ? List.of() : List.of(models), state,
                 in.readInt32("kvBlocksTotal"), in.readInt32("kvBlocksUsed"), in.readInt32("blockSize"),
-                in.readInt32("running"), in.readInt32("waiting"), in.readInt64("requestsCompleted"),
+                in.readInt32("maxRunning"), in.readInt32("running"), in.readInt32("waiting"), in.readInt64("requestsCompleted"),
                 in.readFloat64("stepMillis"), in.readInt64("prefixQueryTokens"), in.readInt64("prefixHitTokens"),
                 hashes == null ? new long[0] : hashes, in.readInt64("version"));
     }
@@ -42,6 +42,7 @@ public final class WorkerRecordSerializer implements CompactSerializer<WorkerRec
         out.writeInt32("kvBlocksTotal", r.kvBlocksTotal());
         out.writeInt32("kvBlocksUsed", r.kvBlocksUsed());
         out.writeInt32("blockSize", r.blockSize());
+        out.writeInt32("maxRunning", r.maxRunning());
         out.writeInt32("running", r.running());
         out.writeInt32("waiting", r.waiting());
         out.writeInt64("requestsCompleted", r.requestsCompleted());

@@ -31,7 +31,7 @@ class WorkerDirectoryTest {
     }
 
     static WorkerRecord record(String id, WorkerState state, long version, long... hashes) {
-        return new WorkerRecord(id, "127.0.0.1:9000", "127.0.0.1:9001", List.of("m"), state, 100, 10, 16, 2, 1,
+        return new WorkerRecord(id, "127.0.0.1:9000", "127.0.0.1:9001", List.of("m"), state, 100, 10, 16, 64, 2, 1,
                 7, 3.5, 64, 32, hashes, version);
     }
 

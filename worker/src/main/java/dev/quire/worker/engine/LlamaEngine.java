@@ -60,6 +60,7 @@ public final class LlamaEngine implements WorkerEngine {
     private final PagedKvCache cache;
     private final Scheduler scheduler;
     private final int maxModelLen;
+    private final int maxRunning;
     private final int vocab;
     private final TokenSampler sampler = new TokenSampler();
 
@@ -112,6 +113,7 @@ public final class LlamaEngine implements WorkerEngine {
                 Math.max(config.maxBatchedTokens(), 1), config.maxSeqs(), maxModelLen, config.prefixCaching(), 0L));
         this.stats = scheduler.stats();
         this.info = model.info(maxModelLen);
+        this.maxRunning = config.maxSeqs();
         LOG.info("Model {} on {} ({}): {} layers, hidden {}, vocab {}; KV cache {} blocks x {} tokens = {} MiB; "
                         + "max model len {}; {}", model.name(), device, dtype, model.config().numLayers(),
                 model.config().hiddenSize(), vocab, numBlocks, config.blockSize(),
@@ -552,6 +554,11 @@ public final class LlamaEngine implements WorkerEngine {
         boolean stalled = busy && System.nanoTime() - lastProgressNanos > 60_000_000_000L;
         return new EngineHealth(fatal == null && thread.isAlive() && !closed.get() && !stalled,
                 requestsCompleted.get(), stepMillis, prefixHashes);
+    }
+
+    @Override
+    public int maxRunning() {
+        return maxRunning;
     }
 
     @Override

@@ -175,6 +175,11 @@ public final class SimulatedEngine implements WorkerEngine {
     }
 
     @Override
+    public int maxRunning() {
+        return maxSeqs;
+    }
+
+    @Override
     public int blockSize() {
         return blockSize;
     }

@@ -9,4 +9,7 @@ public interface WorkerEngine extends InferenceEngine {
 
     /** Tokens per KV block (the prefix hashes cover whole blocks of this size). */
     int blockSize();
+
+    /** Most sequences it runs at once; more wait in its queue. */
+    int maxRunning();
 }

@@ -84,7 +84,7 @@ public final class WorkerPresence implements AutoCloseable {
             lastState = state;
         }
         registry.publish(new WorkerRecord(workerId, address, metricsAddress, List.of(engine.model().name()), state,
-                s.kvBlocksTotal(), s.kvBlocksUsed(), engine.blockSize(), s.running(), s.waiting(),
+                s.kvBlocksTotal(), s.kvBlocksUsed(), engine.blockSize(), engine.maxRunning(), s.running(), s.waiting(),
                 h.requestsCompleted(), h.stepMillis(), s.prefixCacheQueryTokens(), s.prefixCacheHitTokens(),
                 h.prefixHashes(), ++version));
     }
