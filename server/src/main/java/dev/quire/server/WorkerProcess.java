@@ -149,9 +149,21 @@ public final class WorkerProcess implements AutoCloseable {
      * the worker leaves the cluster and stops.
      */
     public void drainAndClose(Duration timeout) throws Exception {
+        drainAndClose(timeout, false);
+    }
+
+    /**
+     * @param migrate hand the generations in flight to other workers at once (their gateways
+     *                continue each from the tokens already delivered) instead of finishing them here
+     */
+    public void drainAndClose(Duration timeout, boolean migrate) throws Exception {
         presence.startDraining();
         service.startDraining();
-        LOG.info("Draining: {} generations in flight", service.activeGenerations());
+        LOG.info("Draining: {} generations in flight{}", service.activeGenerations(),
+                migrate ? ", migrating them to other workers" : "");
+        if (migrate) {
+            service.migrateAll();
+        }
         long deadline = System.nanoTime() + timeout.toNanos();
         while (service.activeGenerations() > 0 && System.nanoTime() < deadline) {
             Thread.sleep(20);

@@ -72,7 +72,8 @@ class ClusterIT {
                 "--cluster-name", "it-" + SECRET));
         gateway.awaitLog("Gateway listening", 120);
         for (int i = 0; i < 3; i++) {
-            startWorker("worker-" + i);
+            // worker-0 drains by finishing its requests, worker-2 by migrating them (see the drain tests).
+            startWorker("worker-" + i, "--drain-mode", i == 2 ? "migrate" : "finish");
         }
         for (QuireProcess w : workers) {
             workerAddresses.add(w.awaitLog("data plane on (127\\.0\\.0\\.1:\\d+)", 180));
@@ -84,6 +85,7 @@ class ClusterIT {
     }
 
     QuireProcess startWorker(String name, String... extra) throws IOException {
+        // (extra: worker options beyond the cluster's, e.g. --drain-mode)
         List<String> args = new ArrayList<>(List.of("worker", "--join", "127.0.0.1:" + clusterPort,
                 "--cluster-name", "it-" + SECRET, "--cluster-port", "" + (clusterPort + 100), "--kv-cache-bytes", "64m"));
         args.addAll(List.of(extra));
@@ -440,6 +442,48 @@ class ClusterIT {
 
     @Test
     @Order(8)
+    void aWorkerDrainedByMigrationHandsItsStreamsOverAtOnceAndExits() throws Exception {
+        QuireProcess drained = workers.stream().filter(w -> w.name.equals("worker-2")).findFirst().orElseThrow();
+        List<String> prompts = prompts(30);
+        int tokens = 300;
+        List<ClusterClient.Output> expected = runAll(reference, prompts, tokens);
+        double migrationsBefore = ClusterClient.scrapeSum(cluster, "quire_request_migrations_total");
+        ExecutorService pool = Executors.newFixedThreadPool(prompts.size());
+        long signalled;
+        try {
+            List<Future<ClusterClient.Output>> futures = new ArrayList<>();
+            for (String p : prompts) {
+                futures.add(pool.submit(() -> cluster.greedy(p, tokens)));
+            }
+            String address = workerAddresses.get(workers.indexOf(drained));
+            ClusterClient.await("the drained worker running several streams", 60, () -> {
+                try {
+                    JsonNode w = cluster.worker(address);
+                    return w != null && w.get("running").asInt() >= 3;
+                } catch (Exception e) {
+                    return false;
+                }
+            });
+            signalled = System.nanoTime();
+            drained.terminate();
+            assertThat(drained.awaitExit(30)).isTrue();
+            double exitSeconds = (System.nanoTime() - signalled) / 1e9;
+            System.out.printf("drain by migration: worker exited %.2f s after SIGTERM%n", exitSeconds);
+            assertThat(exitSeconds).as("seconds from SIGTERM to exit").isLessThan(5.0);
+            for (int i = 0; i < prompts.size(); i++) {
+                ClusterClient.Output o = futures.get(i).get(180, TimeUnit.SECONDS);
+                assertThat(o.tokens()).as("stream %d", i).isEqualTo(expected.get(i).tokens());
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(drained.process.exitValue()).isZero();
+        assertThat(ClusterClient.scrapeSum(cluster, "quire_request_migrations_total") - migrationsBefore)
+                .as("streams continued elsewhere").isPositive();
+    }
+
+    @Test
+    @Order(9)
     void serveOpensNoPortBeyondTheTwoPublicOnesOffLoopback() throws Exception {
         Set<Integer> offLoopback = new HashSet<>();
         for (ProcessSockets.Listening l : ProcessSockets.listening(serve.pid())) {
@@ -451,7 +495,7 @@ class ClusterIT {
     }
 
     @Test
-    @Order(9)
+    @Order(10)
     void theGatewayProcessCarriesNoDjlOrPyTorch() throws Exception {
         String cmdline = java.nio.file.Files.readString(java.nio.file.Path.of("/proc", "" + gateway.pid(), "cmdline"))
                 .replace('\0', ' ');

@@ -49,6 +49,15 @@ public final class WorkerCommand implements Callable<Integer> {
             description = "On SIGTERM, how long running requests may take to finish (default: ${DEFAULT-VALUE}).")
     Duration drainTimeout;
 
+    @Option(names = "--drain-mode", defaultValue = "finish", paramLabel = "MODE",
+            description = "On SIGTERM: finish (requests in flight finish here, up to --drain-timeout) or migrate "
+                    + "(they continue at once on other workers from the tokens already sent, so a rolling restart "
+                    + "takes seconds) (default: ${DEFAULT-VALUE}).")
+    DrainMode drainMode;
+
+    /** What a drain does with the requests in flight. */
+    enum DrainMode { finish, migrate }
+
     @Option(names = "--simulate-step-time", paramLabel = "DURATION", converter = DurationConverter.class,
             description = "For cluster benchmarks only: do not run the model; every engine step takes DURATION "
                     + "whatever the batch (a stand-in for a GPU) and gives each running request one placeholder "
@@ -64,7 +73,7 @@ public final class WorkerCommand implements Callable<Integer> {
         WorkerProcess worker = WorkerProcess.start(new WorkerProcess.Options(engine.modelDir(), engine.modelName(),
                 engine.engineConfig(), port, metricsPort, cluster.settings(true), cluster.secret(),
                 simulateStepTime));
-        ProcessLifecycle.awaitTermination(() -> worker.drainAndClose(drainTimeout));
+        ProcessLifecycle.awaitTermination(() -> worker.drainAndClose(drainTimeout, drainMode == DrainMode.migrate));
         return 0;
     }
 }

@@ -107,6 +107,15 @@ final class EventStream implements GenerationListener {
                 + "; see its log");
     }
 
+    /** Ends the stream so that its gateway continues the generation elsewhere (a drain that migrates). */
+    void migrate(String reason) {
+        context.runOnContext(v -> {
+            flush();
+            end(GenerateEvent.newBuilder().setFailure(WorkerWire.failure(Failure.Kind.UNAVAILABLE, null, reason))
+                    .build());
+        });
+    }
+
     /** What to do when the stream breaks from the gateway's side: abort the generation. */
     void onBroken(Runnable action) {
         context.runOnContext(v -> {

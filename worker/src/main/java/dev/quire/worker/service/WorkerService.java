@@ -43,6 +43,8 @@ public final class WorkerService implements Service {
     private volatile String address;
     private volatile boolean draining;
     private final AtomicInteger active = new AtomicInteger();
+    /** Generations streaming now, for a drain that migrates them. */
+    private final java.util.Map<EventStream, RequestHandle> streams = new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
      * @param address this worker's advertised data-plane address (host:port); proofs are bound to it
@@ -68,6 +70,18 @@ public final class WorkerService implements Service {
     /** New generations are refused with UNAVAILABLE from now on (gateways retry them elsewhere). */
     public void startDraining() {
         draining = true;
+    }
+
+    /**
+     * Hands every generation streaming now back to its gateway, which continues it on another
+     * worker from the tokens already delivered: each stream gets its pending tokens, then an
+     * UNAVAILABLE failure, and its sequence is aborted here (its KV blocks freed).
+     */
+    public void migrateAll() {
+        for (var e : streams.entrySet()) {
+            e.getKey().migrate("worker " + workerId + " is draining; the request continues on another worker");
+            e.getValue().cancel();
+        }
     }
 
     /** Generations streaming now. */
@@ -161,6 +175,7 @@ public final class WorkerService implements Service {
                 return;
             }
             active.incrementAndGet();
+            streams.put(events, handle);
             // The gateway cancelled the call (a client hung up), or its connection broke: abort the
             // generation, which frees its KV blocks in the next engine step.
             events.onBroken(handle::cancel);
@@ -190,12 +205,14 @@ public final class WorkerService implements Service {
         @Override
         public void onFinish(dev.quire.scheduler.engine.FinishReason reason, int promptTokens, int completionTokens) {
             active.decrementAndGet();
+            streams.remove(events);
             events.onFinish(reason, promptTokens, completionTokens);
         }
 
         @Override
         public void onError(Throwable error) {
             active.decrementAndGet();
+            streams.remove(events);
             events.onError(error);
         }
     }
