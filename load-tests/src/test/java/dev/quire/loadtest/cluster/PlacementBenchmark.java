@@ -72,7 +72,7 @@ public final class PlacementBenchmark {
                     .append(Runtime.getRuntime().availableProcessors()).append(" cores\n\n")
                     .append("One cluster: 3 `quire worker` processes (bundled stories260K model, CPU) and one `quire gateway`\n")
                     .append("per policy, all on this machine. Workload per policy: 8 groups of 12 requests; the requests\n")
-                    .append("of a group share a 512-token prefix (token ids) and add 16 tokens of their own; 8 output\n")
+                    .append("of a group share a 448-token prefix (token ids) and add 16 tokens of their own; 8 output\n")
                     .append("tokens each. The first request of each group runs alone and seeds one worker's cache; the\n")
                     .append("other 88 follow from 12 concurrent clients, groups interleaved. Each policy gets prefixes of\n")
                     .append("its own. Prefill tokens are the prompt tokens the workers computed (prefix-cache lookups\n")
@@ -81,14 +81,14 @@ public final class PlacementBenchmark {
                     .append("| policy | followers | prefix tokens served from cache | prefill tokens computed | TTFT p50 (ms) | TTFT p90 (ms) | TTFT p99 (ms) |\n")
                     .append("|---|---:|---:|---:|---:|---:|---:|\n");
             for (int i = 0; i < POLICIES.length; i++) {
-                SharedPrefixWorkload workload = new SharedPrefixWorkload(8, 12, 512, 16, 8, 12, 1000 + i);
+                SharedPrefixWorkload workload = new SharedPrefixWorkload(8, 12, 448, 16, 8, 12, 1000 + i);
                 SharedPrefixWorkload.Result r = workload.run(clients.get(i), metrics);
                 out.append(String.format(Locale.ROOT, "| %s | %d | %.1f%% | %.0f | %.1f | %.1f | %.1f |%n", POLICIES[i],
-                        r.followers(), 100 * r.followerHitShare(512), r.prefillTokens(), r.ttftPercentile(50),
+                        r.followers(), 100 * r.followerHitShare(448), r.prefillTokens(), r.ttftPercentile(50),
                         r.ttftPercentile(90), r.ttftPercentile(99)));
                 System.out.print(out);
             }
-            out.append("\nThe bundled model computes a 528-token prompt in a few milliseconds, so TTFT differences are\n")
+            out.append("\nThe bundled model computes a 464-token prompt in a few milliseconds, so TTFT differences are\n")
                     .append("small here; the prefill column is what a larger model pays for in GPU time.\n");
             Files.createDirectories(report.toAbsolutePath().getParent());
             Files.writeString(report, out);
