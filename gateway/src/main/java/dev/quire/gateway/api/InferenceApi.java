@@ -20,12 +20,15 @@ import com.google.protobuf.Descriptors;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.common.ServiceMethod;
 import io.vertx.grpc.common.ServiceName;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerRequest;
 import io.vertx.grpc.server.GrpcServerResponse;
 import io.vertx.grpc.server.Service;
+import io.vertx.grpc.server.StatusException;
 
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
 /**
@@ -53,9 +56,11 @@ public final class InferenceApi implements Service {
 
     @Override
     public void bind(GrpcServer server) {
-        server.callHandler(InferenceGrpcService.Generate, this::generate);
-        server.callHandler(InferenceGrpcService.Complete, this::complete);
-        server.callHandler(InferenceGrpcService.ListModels, call -> unary(call, req -> {
+        server.callHandler(InferenceGrpcService.Generate, call -> onMessage(call, InferenceGrpcService.Generate,
+                (identity, request) -> generate(call, identity, request)));
+        server.callHandler(InferenceGrpcService.Complete, call -> onMessage(call, InferenceGrpcService.Complete,
+                (identity, request) -> complete(call, identity, request)));
+        server.callHandler(InferenceGrpcService.ListModels, call -> unary(call, InferenceGrpcService.ListModels, req -> {
             ListModelsResponse.Builder out = ListModelsResponse.newBuilder();
             for (InferenceEngine engine : dispatcher.catalog().all()) {
                 dev.quire.scheduler.engine.ModelInfo m = engine.model();
@@ -65,7 +70,7 @@ public final class InferenceApi implements Service {
             }
             call.response().end(out.build());
         }));
-        server.callHandler(InferenceGrpcService.Tokenize, call -> unary(call, req -> {
+        server.callHandler(InferenceGrpcService.Tokenize, call -> unary(call, InferenceGrpcService.Tokenize, req -> {
             InferenceEngine engine = dispatcher.catalog().resolve(req.getModel());
             dispatcher.tokenize(engine, req.getText(), req.getAddSpecialTokens()).onComplete(ids -> {
                 if (ids.failed()) {
@@ -79,7 +84,7 @@ public final class InferenceApi implements Service {
                 call.response().end(out.build());
             });
         }));
-        server.callHandler(InferenceGrpcService.Detokenize, call -> unary(call, req -> {
+        server.callHandler(InferenceGrpcService.Detokenize, call -> unary(call, InferenceGrpcService.Detokenize, req -> {
             InferenceEngine engine = dispatcher.catalog().resolve(req.getModel());
             int vocab = engine.model().vocabSize();
             int[] ids = req.getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
@@ -89,7 +94,7 @@ public final class InferenceApi implements Service {
                             + " is outside [0, " + vocab + ")");
                 }
             }
-            vertx.executeBlocking(() -> engine.text().decode(ids, req.getSkipSpecialTokens()), false)
+            dispatcher.detokenize(engine, ids, req.getSkipSpecialTokens())
                     .onComplete(text -> {
                         if (text.failed()) {
                             fail(call.response(), GatewayException.from(text.cause()), null);
@@ -98,27 +103,26 @@ public final class InferenceApi implements Service {
                         }
                     });
         }));
-        server.callHandler(InferenceGrpcService.Abort, call -> {
-            call.handler(req -> {
-                try {
-                    String identity = dispatcher.authenticate(bearer(call));
-                    if (req.getRequestId().isEmpty()) {
-                        throw new GatewayException(ErrorKind.INVALID_ARGUMENT, "request_id", "request_id: must not be empty");
+        server.callHandler(InferenceGrpcService.Abort, call -> onMessage(call, InferenceGrpcService.Abort,
+                (identity, req) -> {
+                    try {
+                        if (req.getRequestId().isEmpty()) {
+                            throw new GatewayException(ErrorKind.INVALID_ARGUMENT, "request_id",
+                                    "request_id: must not be empty");
+                        }
+                        call.response().end(AbortResponse.newBuilder()
+                                .setAborted(dispatcher.abort(identity, GrpcRequests.requestId(req.getRequestId())))
+                                .build());
+                    } catch (RuntimeException e) {
+                        fail(call.response(), GatewayException.from(e), null);
                     }
-                    call.response().end(AbortResponse.newBuilder()
-                            .setAborted(dispatcher.abort(identity, GrpcRequests.requestId(req.getRequestId()))).build());
-                } catch (RuntimeException e) {
-                    fail(call.response(), GatewayException.from(e), null);
-                }
-            });
-        });
+                }));
     }
 
-    /** Authenticates, then runs {@code body}; any exception becomes the right gRPC status. */
-    private <Q, R> void unary(GrpcServerRequest<Q, R> call, Consumer<Q> body) {
-        call.handler(req -> {
+    /** Authenticates, then runs {@code body} on each message; any exception becomes the right gRPC status. */
+    private <Q, R> void unary(GrpcServerRequest<Q, R> call, ServiceMethod<Q, R> method, Consumer<Q> body) {
+        onMessage(call, method, (identity, req) -> {
             try {
-                dispatcher.authenticate(bearer(call));
                 body.accept(req);
             } catch (RuntimeException e) {
                 fail(call.response(), GatewayException.from(e), null);
@@ -126,54 +130,83 @@ public final class InferenceApi implements Service {
         });
     }
 
-    private void generate(GrpcServerRequest<GenerateRequest, GenerateResponse> call) {
-        call.handler(request -> {
-            GrpcServerResponse<GenerateRequest, GenerateResponse> response = call.response();
-            Context context = vertx.getOrCreateContext();
-            RequestDispatcher.Call parsed;
+    /**
+     * Checks the caller's key on the call's headers, as soon as they arrive: a caller without a
+     * valid one gets UNAUTHENTICATED at once, and nothing it sends is read or decoded. Then runs
+     * {@code body} with the caller's identity on each message, decoded within --max-request-bytes
+     * however it is compressed ({@link GrpcMessages}).
+     */
+    private <Q, R> void onMessage(GrpcServerRequest<Q, R> call, ServiceMethod<Q, R> method,
+                                  BiConsumer<String, Q> body) {
+        String identity;
+        try {
+            identity = dispatcher.authenticate(bearer(call));
+        } catch (RuntimeException e) {
+            fail(call.response(), GatewayException.from(e), null);
+            return;
+        }
+        int maxBytes = dispatcher.admission().limits().maxRequestBytes();
+        call.messageHandler(message -> {
+            Q request;
             try {
-                parsed = parse(call, request);
+                request = GrpcMessages.decode(message, method.decoder(), maxBytes);
+            } catch (StatusException e) {
+                call.response().status(e.status()).statusMessage(e.message()).end();
+                return;
             } catch (RuntimeException e) {
-                fail(response, GatewayException.from(e), null);
+                fail(call.response(), GatewayException.from(e), null);
                 return;
             }
-            // The relay needs the request id and prompt size, known only once the dispatch
-            // completes; the holder keeps any engine callback that would come first, in order.
-            RelayHolder holder = new RelayHolder();
-            dispatcher.dispatch(parsed, holder).onComplete(result -> {
-                if (result.failed()) {
-                    fail(response, GatewayException.from(result.cause()), parsed.requestId());
-                    return;
-                }
-                RequestDispatcher.Dispatched d = result.result();
-                GrpcTokenRelay relay = new GrpcTokenRelay(context, response, d.requestId(), d.promptTokens(),
-                        d.handle(), dispatcher.admission().limits().slowClientTimeout());
-                holder.attach(relay);
-                watchClient(call, relay, d);
-            });
+            body.accept(identity, request);
         });
     }
 
-    private void complete(GrpcServerRequest<GenerateRequest, CompleteResponse> call) {
-        call.handler(request -> {
-            GrpcServerResponse<GenerateRequest, CompleteResponse> response = call.response();
-            RequestDispatcher.Call parsed;
-            try {
-                parsed = parse(call, request);
-            } catch (RuntimeException e) {
-                fail(response, GatewayException.from(e), null);
+    private void generate(GrpcServerRequest<GenerateRequest, GenerateResponse> call, String identity,
+                          GenerateRequest request) {
+        GrpcServerResponse<GenerateRequest, GenerateResponse> response = call.response();
+        Context context = vertx.getOrCreateContext();
+        RequestDispatcher.Call parsed;
+        try {
+            parsed = parse(identity, request);
+        } catch (RuntimeException e) {
+            fail(response, GatewayException.from(e), null);
+            return;
+        }
+        // The relay needs the request id and prompt size, known only once the dispatch
+        // completes; the holder keeps any engine callback that would come first, in order.
+        RelayHolder holder = new RelayHolder();
+        dispatcher.dispatch(parsed, holder).onComplete(result -> {
+            if (result.failed()) {
+                fail(response, GatewayException.from(result.cause()), parsed.requestId());
                 return;
             }
-            GrpcCompleteCollector collector = new GrpcCompleteCollector(vertx.getOrCreateContext(), response);
-            collector.requestId(parsed.requestId());
-            dispatcher.dispatch(parsed, collector).onComplete(result -> {
-                if (result.failed()) {
-                    fail(response, GatewayException.from(result.cause()), parsed.requestId());
-                    return;
-                }
-                collector.requestId(result.result().requestId());
-                watchClient(call, collector, result.result());
-            });
+            RequestDispatcher.Dispatched d = result.result();
+            GrpcTokenRelay relay = new GrpcTokenRelay(context, response, d.requestId(), d.promptTokens(),
+                    d.handle(), dispatcher.admission().limits().slowClientTimeout());
+            holder.attach(relay);
+            watchClient(call, relay, d);
+        });
+    }
+
+    private void complete(GrpcServerRequest<GenerateRequest, CompleteResponse> call, String identity,
+                          GenerateRequest request) {
+        GrpcServerResponse<GenerateRequest, CompleteResponse> response = call.response();
+        RequestDispatcher.Call parsed;
+        try {
+            parsed = parse(identity, request);
+        } catch (RuntimeException e) {
+            fail(response, GatewayException.from(e), null);
+            return;
+        }
+        GrpcCompleteCollector collector = new GrpcCompleteCollector(vertx.getOrCreateContext(), response);
+        collector.requestId(parsed.requestId());
+        dispatcher.dispatch(parsed, collector).onComplete(result -> {
+            if (result.failed()) {
+                fail(response, GatewayException.from(result.cause()), parsed.requestId());
+                return;
+            }
+            collector.requestId(result.result().requestId());
+            watchClient(call, collector, result.result());
         });
     }
 
@@ -202,8 +235,7 @@ public final class InferenceApi implements Service {
         }
     }
 
-    private RequestDispatcher.Call parse(GrpcServerRequest<?, ?> call, GenerateRequest request) {
-        String identity = dispatcher.authenticate(bearer(call));
+    private RequestDispatcher.Call parse(String identity, GenerateRequest request) {
         String requestId = GrpcRequests.requestId(request.getRequestId());
         // Named now, not at submission: an engine failure may reach the client before the dispatch completes.
         if (requestId == null || requestId.isEmpty()) {

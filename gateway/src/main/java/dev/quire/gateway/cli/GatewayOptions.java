@@ -2,6 +2,7 @@ package dev.quire.gateway.cli;
 
 import dev.quire.gateway.admission.AdmissionLimits;
 import dev.quire.gateway.admission.ApiKeys;
+import dev.quire.gateway.admission.ConnectionLimits;
 import dev.quire.gateway.admission.PriorityPolicy;
 import picocli.CommandLine.Option;
 
@@ -89,6 +90,27 @@ public final class GatewayOptions {
                     + "(default: ${DEFAULT-VALUE}).")
     public long maxRequestBytes;
 
+    @Option(names = "--max-text-jobs", defaultValue = "1024", paramLabel = "N",
+            description = "Prompts being tokenized, chat templates being rendered and Tokenize/Detokenize calls, "
+                    + "running or waiting for a thread, over all clients (this work comes before admission); beyond "
+                    + "this new ones get 429 / RESOURCE_EXHAUSTED at once (default: ${DEFAULT-VALUE}).")
+    public int maxTextJobs;
+
+    @Option(names = "--max-streams-per-connection", defaultValue = "1000", paramLabel = "N",
+            description = "Concurrent gRPC calls on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); a "
+                    + "client's further calls wait until one ends (default: ${DEFAULT-VALUE}).")
+    public int maxStreamsPerConnection;
+
+    @Option(names = "--max-connections", defaultValue = "10000", paramLabel = "N",
+            description = "Open client connections on the gRPC and HTTP ports together; a new one beyond this is "
+                    + "closed at once (default: ${DEFAULT-VALUE}).")
+    public int maxConnections;
+
+    @Option(names = "--idle-timeout", defaultValue = "5m", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "Close a gRPC or HTTP connection that sends and receives nothing for this long; 0s never "
+                    + "(default: ${DEFAULT-VALUE}).")
+    public Duration idleTimeout;
+
     @Option(names = "--drain-timeout", defaultValue = "30s", paramLabel = "DURATION", converter = DurationConverter.class,
             description = "On SIGTERM, how long running requests may take to finish (default: ${DEFAULT-VALUE}).")
     public Duration drainTimeout;
@@ -103,8 +125,12 @@ public final class GatewayOptions {
         if (maxRequestBytes > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("--max-request-bytes must be below 2g");
         }
+        positive("--max-text-jobs", maxTextJobs);
+        positive("--max-streams-per-connection", maxStreamsPerConnection);
+        positive("--max-connections", maxConnections);
         return new AdmissionLimits(maxConcurrentRequests, maxQueuedRequests, queueTimeout, requestsPerMinute,
-                tokensPerMinute, maxPromptTokens, maxTokensLimit, (int) maxRequestBytes, priority(), slowClientTimeout);
+                tokensPerMinute, maxPromptTokens, maxTokensLimit, (int) maxRequestBytes, priority(), slowClientTimeout,
+                maxTextJobs, new ConnectionLimits(maxStreamsPerConnection, maxConnections, idleTimeout));
     }
 
     /** The server's priority policy: {@code --default-priority} and {@code --min-priority}. */
@@ -116,6 +142,12 @@ public final class GatewayOptions {
                     + minPriority + ", the most urgent priority allowed");
         }
         return new PriorityPolicy(defaultPriority, minPriority);
+    }
+
+    private static void positive(String option, int value) {
+        if (value <= 0) {
+            throw new IllegalArgumentException(option + " must be positive, got " + value);
+        }
     }
 
     private static void checkPriority(String option, int value) {

@@ -154,8 +154,8 @@ public final class OpenAiRoutes {
         String identity = ctx.get(IDENTITY);
         HttpServerResponse response = ctx.response();
         String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
-        // Templates are small programs; render off the event loop like tokenization.
-        vertx.executeBlocking(() -> template.render(req.messages()), false).onComplete(rendered -> {
+        // Templates are small programs; render off the event loop like tokenization, within the same bound.
+        dispatcher.textJob(() -> template.render(req.messages())).onComplete(rendered -> {
             if (rendered.failed()) {
                 OpenAiErrors.send(response, GatewayException.from(rendered.cause()), id);
                 return;

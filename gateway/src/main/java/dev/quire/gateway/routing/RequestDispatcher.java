@@ -17,7 +17,9 @@ import io.vertx.core.Vertx;
 
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The one path every protocol takes to run a generation: resolve the model, tokenize off the
@@ -32,6 +34,8 @@ public final class RequestDispatcher {
     private final AccessLog accessLog;
     /** Requests submitted and not finished, for Abort by request id. */
     private final Map<String, Live> live = new ConcurrentHashMap<>();
+    /** Text jobs running or waiting for a worker thread; see {@link #textJob}. */
+    private final AtomicInteger textJobs = new AtomicInteger();
 
     /** A request between submission and its last callback; the handle is set once submitted. */
     private static final class Live {
@@ -122,8 +126,9 @@ public final class RequestDispatcher {
         Future<int[]> ids = call.prompt().isText()
                 ? tokenize(engine, call.prompt().text(), call.prompt().addSpecialTokens())
                 : Future.succeededFuture(call.prompt().tokenIds());
-        return ids.recover(e -> Future.failedFuture(new GatewayException(ErrorKind.INTERNAL, "prompt",
-                        "tokenization failed: " + e.getMessage())))
+        // A refusal (too many text jobs) stays one; a tokenizer's failure is internal.
+        return ids.recover(e -> Future.failedFuture(e instanceof GatewayException ? e
+                        : new GatewayException(ErrorKind.INTERNAL, "prompt", "tokenization failed: " + e.getMessage())))
                 .compose(tokens -> {
                     try {
                         return Future.succeededFuture(submit(call, engine, tokens, listener, arrival));
@@ -230,8 +235,35 @@ public final class RequestDispatcher {
         return Future.failedFuture(g);
     }
 
-    /** Tokenizes off the event loop: long prompts take real time. */
+    /** Tokenizes off the event loop: long prompts take real time. A text job ({@link #textJob}). */
     public Future<int[]> tokenize(InferenceEngine engine, String text, boolean addSpecialTokens) {
-        return vertx.executeBlocking(() -> engine.text().encode(text, addSpecialTokens), false);
+        return textJob(() -> engine.text().encode(text, addSpecialTokens));
+    }
+
+    /** Turns token ids into text off the event loop. A text job ({@link #textJob}). */
+    public Future<String> detokenize(InferenceEngine engine, int[] ids, boolean skipSpecialTokens) {
+        return textJob(() -> engine.text().decode(ids, skipSpecialTokens));
+    }
+
+    /**
+     * Runs text work that comes before admission (tokenizing, detokenizing, rendering a chat
+     * template) on Vert.x's worker pool, within --max-text-jobs jobs running or waiting for a
+     * thread over the whole gateway. Beyond that the future fails at once with OVERLOADED (429 /
+     * RESOURCE_EXHAUSTED, retry after a second) instead of queueing: a flood of large prompts costs
+     * a bounded amount of work before the first refusal.
+     */
+    public <T> Future<T> textJob(Callable<T> job) {
+        int max = admission.limits().maxTextJobs();
+        if (textJobs.incrementAndGet() > max) {
+            textJobs.decrementAndGet();
+            return refused(new GatewayException(ErrorKind.OVERLOADED, null, "too many prompts being tokenized or "
+                    + "rendered (" + max + "); retry shortly", 1));
+        }
+        return vertx.executeBlocking(job, false).andThen(done -> textJobs.decrementAndGet());
+    }
+
+    /** Text jobs running or waiting for a thread. */
+    public int textJobs() {
+        return textJobs.get();
     }
 }

@@ -20,6 +20,7 @@ import dev.quire.scheduler.batch.SchedulerStats;
 import dev.quire.scheduler.engine.ModelInfo;
 import dev.quire.scheduler.engine.EngineUnavailableException;
 import dev.quire.scheduler.engine.TextCodec;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -28,7 +29,9 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -45,6 +48,7 @@ class RequestDispatcherTest {
     static final class StalledEngine implements InferenceEngine {
         final ModelInfo model = TestModels.model("stalled", 512);
         final List<GenerationRequest> submitted = new CopyOnWriteArrayList<>();
+        volatile TextCodec codec = TestModels.BYTES;
 
         @Override
         public ModelInfo model() {
@@ -53,7 +57,7 @@ class RequestDispatcherTest {
 
         @Override
         public TextCodec text() {
-            return TestModels.BYTES;
+            return codec;
         }
 
         @Override
@@ -192,6 +196,58 @@ class RequestDispatcherTest {
         });
         assertThat(engine.submitted).isEmpty();
         assertThat(d.admission().inFlight()).isZero();
+    }
+
+    @Test
+    void textWorkBeyondTheBoundIsRefusedAtOnceAsOverloaded() throws Exception {
+        StalledEngine engine = new StalledEngine();
+        CountDownLatch gate = new CountDownLatch(1);
+        AtomicInteger entered = new AtomicInteger();
+        engine.codec = new TextCodec() {
+            @Override
+            public int[] encode(String text, boolean addSpecialTokens) {
+                entered.incrementAndGet();
+                try {
+                    gate.await(30, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return TestModels.BYTES.encode(text, addSpecialTokens);
+            }
+
+            @Override
+            public String decode(int[] ids, boolean skipSpecialTokens) {
+                return TestModels.BYTES.decode(ids, skipSpecialTokens);
+            }
+        };
+        RequestDispatcher d = dispatcher(engine, AdmissionLimits.defaults().withMaxTextJobs(1));
+        RequestDispatcher.Call text = new RequestDispatcher.Call("test", "anonymous", "", PromptInput.text("hello"),
+                SamplingOptions.greedy(1), null);
+        Future<RequestDispatcher.Dispatched> first = d.dispatch(text, new Outcome());
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (entered.get() == 0 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertThat(entered.get()).as("the first prompt is being tokenized").isEqualTo(1);
+
+        // Refused on the spot, not queued behind the first.
+        for (Future<?> refused : List.<Future<?>>of(d.dispatch(text, new Outcome()),
+                d.tokenize(engine, "hi", false), d.detokenize(engine, new int[]{104}, false),
+                d.textJob(() -> "a chat template"))) {
+            assertThat(refused.isComplete()).isTrue();
+            assertThat(refused.cause()).isInstanceOfSatisfying(GatewayException.class, e -> {
+                assertThat(e.kind()).isEqualTo(ErrorKind.OVERLOADED);
+                assertThat(e.retryAfterSeconds()).isEqualTo(1);
+            });
+        }
+        assertThat(entered.get()).isEqualTo(1);
+        assertThat(d.admission().inFlight()).isZero();
+
+        gate.countDown();
+        first.toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        assertThat(d.textJobs()).isZero();
+        d.dispatch(text, new Outcome()).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        assertThat(engine.submitted).hasSize(2);
     }
 
     @Test

@@ -1,5 +1,7 @@
 package dev.quire.server.cli;
 
+import dev.quire.gateway.admission.AdmissionLimits;
+import dev.quire.gateway.admission.ConnectionLimits;
 import dev.quire.gateway.admission.PriorityPolicy;
 import dev.quire.gateway.cli.ConfigDefaults;
 import dev.quire.gateway.cli.QuireCli;
@@ -88,6 +90,21 @@ class ServeCommandTest {
         assertThat(runCapturingErr("serve", "--min-priority", "5"))
                 .isEqualTo(new Result(1, "quire: --default-priority 0 is below --min-priority 5, the most urgent "
                         + "priority allowed"));
+    }
+
+    @Test
+    void connectionAndTextWorkOptionsSetTheServersBounds() {
+        AdmissionLimits defaults = parse(Map.of(), "serve").gateway.limits();
+        assertThat(defaults.connections()).isEqualTo(new ConnectionLimits(1000, 10_000, Duration.ofMinutes(5)));
+        assertThat(defaults.maxTextJobs()).isEqualTo(1024);
+        AdmissionLimits set = parse(Map.of("QUIRE_IDLE_TIMEOUT", "30s"), "serve", "--max-streams-per-connection", "50",
+                "--max-connections", "7", "--max-text-jobs", "3").gateway.limits();
+        assertThat(set.connections()).isEqualTo(new ConnectionLimits(50, 7, Duration.ofSeconds(30)));
+        assertThat(set.maxTextJobs()).isEqualTo(3);
+        assertThat(parse(Map.of(), "serve", "--idle-timeout", "0s").gateway.limits().connections().idleTimeout())
+                .isZero();
+        assertThat(runCapturingErr("serve", "--max-connections", "0"))
+                .isEqualTo(new Result(1, "quire: --max-connections must be positive, got 0"));
     }
 
     @Test
