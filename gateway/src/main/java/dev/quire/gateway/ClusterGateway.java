@@ -147,14 +147,7 @@ public final class ClusterGateway implements AutoCloseable {
 
     /** Graceful shutdown: refuse new requests, let running ones finish for up to {@code timeout}, then stop. */
     public void drainAndClose(Duration timeout) throws Exception {
-        dispatcher.admission().startDraining();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (dispatcher.liveRequests() > 0 && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-        }
-        if (dispatcher.liveRequests() > 0) {
-            LOG.warn("Drain timeout reached; aborting {} requests still running", dispatcher.liveRequests());
-        }
+        dispatcher.drain(timeout);
         close();
     }
 

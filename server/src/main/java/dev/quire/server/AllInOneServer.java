@@ -168,14 +168,7 @@ public final class AllInOneServer implements AutoCloseable {
      * aborted).
      */
     public void drainAndClose(Duration timeout) throws Exception {
-        dispatcher.admission().startDraining();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (dispatcher.liveRequests() > 0 && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-        }
-        if (dispatcher.liveRequests() > 0) {
-            LOG.warn("Drain timeout reached; aborting {} requests still running", dispatcher.liveRequests());
-        }
+        dispatcher.drain(timeout);
         close();
     }
 

@@ -8,7 +8,6 @@ import dev.quire.scheduler.engine.FinishReason;
 import dev.quire.scheduler.engine.GenerationListener;
 import dev.quire.scheduler.engine.GenerationRequest;
 import dev.quire.scheduler.engine.InferenceEngine;
-import dev.quire.scheduler.engine.InvalidRequestException;
 import dev.quire.scheduler.engine.ModelInfo;
 import dev.quire.scheduler.engine.RequestHandle;
 import dev.quire.scheduler.engine.TextCodec;
@@ -158,17 +157,7 @@ public final class ClusterEngine implements InferenceEngine {
 
     @Override
     public RequestHandle submit(GenerationRequest request, GenerationListener listener) {
-        int[] prompt = request.promptTokenIds();
-        if (prompt.length >= model.maxModelLen()) {
-            throw new InvalidRequestException("prompt", "has " + prompt.length + " tokens; the model's context is "
-                    + model.maxModelLen() + " tokens and must leave room for at least one generated token");
-        }
-        for (int t : prompt) {
-            if (t < 0 || t >= model.vocabSize()) {
-                throw new InvalidRequestException("prompt_token_ids", "token id " + t + " is outside [0, "
-                        + model.vocabSize() + ")");
-            }
-        }
+        request.checkFits(model.maxModelLen(), model.vocabSize());
         // The seed is fixed here, not by the worker: a continuation on another worker then draws the
         // same sequence (draws depend on the seed and the token's index only).
         if (request.sampling().seed() == null) {

@@ -224,6 +224,22 @@ public final class RequestDispatcher {
         return true;
     }
 
+    /**
+     * The gateway side of a graceful shutdown: refuse new requests at once, then wait up to
+     * {@code timeout} for the running ones to finish. Logs what is left to abort.
+     */
+    public void drain(java.time.Duration timeout) throws InterruptedException {
+        admission.startDraining();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (liveRequests() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        if (liveRequests() > 0) {
+            org.slf4j.LoggerFactory.getLogger(RequestDispatcher.class)
+                    .warn("Drain timeout reached; aborting {} requests still running", liveRequests());
+        }
+    }
+
     /** Requests submitted and not yet finished. */
     public int liveRequests() {
         return live.size();

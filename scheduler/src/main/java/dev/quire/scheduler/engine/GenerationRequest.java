@@ -40,6 +40,26 @@ public record GenerationRequest(String requestId, int[] promptTokenIds, Sampling
         this(requestId, promptTokenIds, sampling, 0, 0);
     }
 
+    /**
+     * Checks that the prompt fits an engine serving sequences of at most {@code maxModelLen}
+     * tokens over a vocabulary of {@code vocabSize}: every engine, local or remote, applies the same
+     * check with the same messages.
+     *
+     * @throws InvalidRequestException naming {@code prompt} or {@code prompt_token_ids}
+     */
+    public void checkFits(int maxModelLen, int vocabSize) {
+        if (promptTokenIds.length >= maxModelLen) {
+            throw new InvalidRequestException("prompt", "has " + promptTokenIds.length + " tokens; the model's context is "
+                    + maxModelLen + " tokens and must leave room for at least one generated token");
+        }
+        for (int t : promptTokenIds) {
+            if (t < 0 || t >= vocabSize) {
+                throw new InvalidRequestException("prompt_token_ids", "token id " + t + " is outside [0, " + vocabSize
+                        + ")");
+            }
+        }
+    }
+
     /** Tokens of the prompt the client sent, without the resumed ones. */
     public int promptLength() {
         return promptTokenIds.length - resumedTokens;

@@ -218,16 +218,7 @@ public final class LlamaEngine implements WorkerEngine {
         if (fatal != null) {
             throw stopped(fatal);
         }
-        int[] prompt = request.promptTokenIds();
-        if (prompt.length >= maxModelLen) {
-            throw new InvalidRequestException("prompt", "has " + prompt.length + " tokens; the model's context is "
-                    + maxModelLen + " tokens and must leave room for at least one generated token");
-        }
-        for (int t : prompt) {
-            if (t < 0 || t >= vocab) {
-                throw new InvalidRequestException("prompt_token_ids", "token id " + t + " is outside [0, " + vocab + ")");
-            }
-        }
+        request.checkFits(maxModelLen, vocab);
         SamplingOptions options = request.sampling();
         long seed = options.seed() != null ? options.seed() : ThreadLocalRandom.current().nextLong();
         ActiveRequest active = new ActiveRequest(request, listener, seed, model.tokenizer());
