@@ -16,11 +16,7 @@ import dev.quire.proto.v1.SamplingParams;
 import dev.quire.proto.v1.TokenIds;
 import dev.quire.scheduler.engine.GenerationListener;
 import dev.quire.scheduler.engine.GenerationRequest;
-import dev.quire.scheduler.engine.InferenceEngine;
 import dev.quire.scheduler.engine.RequestHandle;
-import dev.quire.scheduler.batch.SchedulerStats;
-import dev.quire.scheduler.engine.ModelInfo;
-import dev.quire.scheduler.engine.TextCodec;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
@@ -45,22 +41,9 @@ class InternalErrorsTest {
     static final String SECRET = "/srv/models/llama/weights.bin";
 
     /** Prompt [1]: submit throws. Prompt [2]: accepted, then fails on the engine thread. */
-    static final class FailingEngine implements InferenceEngine {
-        final ModelInfo model = TestModels.model("failing", 512);
-
-        @Override
-        public ModelInfo model() {
-            return model;
-        }
-
-        @Override
-        public TextCodec text() {
-            return TestModels.BYTES;
-        }
-
-        @Override
-        public SchedulerStats stats() {
-            return new SchedulerStats(0, 0, 0, 1, 0, 0, 0, 0, 0);
+    static final class FailingEngine extends TestModels.StubEngine {
+        FailingEngine() {
+            super("failing");
         }
 
         @Override

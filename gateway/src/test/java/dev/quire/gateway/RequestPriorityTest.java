@@ -12,14 +12,10 @@ import dev.quire.proto.v1.GenerateRequest;
 import dev.quire.proto.v1.InferenceGrpc;
 import dev.quire.proto.v1.SamplingParams;
 import dev.quire.proto.v1.TokenIds;
-import dev.quire.scheduler.batch.SchedulerStats;
 import dev.quire.scheduler.engine.FinishReason;
 import dev.quire.scheduler.engine.GenerationListener;
 import dev.quire.scheduler.engine.GenerationRequest;
-import dev.quire.scheduler.engine.InferenceEngine;
-import dev.quire.scheduler.engine.ModelInfo;
 import dev.quire.scheduler.engine.RequestHandle;
-import dev.quire.scheduler.engine.TextCodec;
 import io.grpc.CallCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
@@ -49,24 +45,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** The priority a client asks for, over gRPC and OpenAI HTTP, is the one the engine receives, within its key's bounds. */
 class RequestPriorityTest {
     /** Records each request and finishes it at once, off the calling thread as a real engine would. */
-    static final class RecordingEngine implements InferenceEngine {
-        final ModelInfo model = TestModels.model("recording", 512);
+    static final class RecordingEngine extends TestModels.StubEngine {
+        RecordingEngine() {
+            super("recording");
+        }
         final List<GenerationRequest> submitted = new CopyOnWriteArrayList<>();
-
-        @Override
-        public ModelInfo model() {
-            return model;
-        }
-
-        @Override
-        public TextCodec text() {
-            return TestModels.BYTES;
-        }
-
-        @Override
-        public SchedulerStats stats() {
-            return new SchedulerStats(0, 0, 0, 1, 0, 0, 0, 0, 0);
-        }
 
         @Override
         public RequestHandle submit(GenerationRequest request, GenerationListener listener) {

@@ -61,4 +61,35 @@ public final class TestModels {
             return out.toString(StandardCharsets.UTF_8);
         }
     };
+
+    /**
+     * An engine for gateway tests: serves {@link #model(String, int)} with the {@link #BYTES} codec,
+     * reports an idle scheduler and closes as a no-op; a test supplies {@code submit}.
+     */
+    public abstract static class StubEngine implements dev.quire.scheduler.engine.InferenceEngine {
+        protected final ModelInfo model;
+
+        protected StubEngine(String name) {
+            this.model = TestModels.model(name, 512);
+        }
+
+        @Override
+        public ModelInfo model() {
+            return model;
+        }
+
+        @Override
+        public TextCodec text() {
+            return BYTES;
+        }
+
+        @Override
+        public dev.quire.scheduler.batch.SchedulerStats stats() {
+            return new dev.quire.scheduler.batch.SchedulerStats(0, 0, 0, 1, 0, 0, 0, 0, 0);
+        }
+
+        @Override
+        public void close() {
+        }
+    }
 }

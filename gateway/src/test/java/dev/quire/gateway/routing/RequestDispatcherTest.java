@@ -11,13 +11,11 @@ import dev.quire.gateway.observability.GatewayMetrics;
 import dev.quire.scheduler.engine.FinishReason;
 import dev.quire.scheduler.engine.GenerationListener;
 import dev.quire.scheduler.engine.GenerationRequest;
-import dev.quire.scheduler.engine.InferenceEngine;
 import dev.quire.scheduler.engine.RequestHandle;
 import dev.quire.scheduler.engine.SamplingOptions;
 import dev.quire.scheduler.engine.TokenLogprobs;
 import dev.quire.gateway.TestModels;
 import dev.quire.scheduler.batch.SchedulerStats;
-import dev.quire.scheduler.engine.ModelInfo;
 import dev.quire.scheduler.engine.EngineUnavailableException;
 import dev.quire.scheduler.engine.TextCodec;
 import io.vertx.core.Future;
@@ -45,15 +43,12 @@ class RequestDispatcherTest {
     }
 
     /** Queues everything forever; cancelling ends a request as ABORTED, as the real engine does. */
-    static final class StalledEngine implements InferenceEngine {
-        final ModelInfo model = TestModels.model("stalled", 512);
+    static final class StalledEngine extends TestModels.StubEngine {
+        StalledEngine() {
+            super("stalled");
+        }
         final List<GenerationRequest> submitted = new CopyOnWriteArrayList<>();
         volatile TextCodec codec = TestModels.BYTES;
-
-        @Override
-        public ModelInfo model() {
-            return model;
-        }
 
         @Override
         public TextCodec text() {
@@ -78,24 +73,11 @@ class RequestDispatcherTest {
     }
 
     /** An engine that has shut down, as one does once a drain is over; {@code onSubmit} runs first. */
-    static final class ShutDownEngine implements InferenceEngine {
-        final ModelInfo model = TestModels.model("shut-down", 512);
+    static final class ShutDownEngine extends TestModels.StubEngine {
+        ShutDownEngine() {
+            super("shut-down");
+        }
         Runnable onSubmit = () -> { };
-
-        @Override
-        public ModelInfo model() {
-            return model;
-        }
-
-        @Override
-        public TextCodec text() {
-            return TestModels.BYTES;
-        }
-
-        @Override
-        public SchedulerStats stats() {
-            return new SchedulerStats(0, 0, 0, 1, 0, 0, 0, 0, 0);
-        }
 
         @Override
         public RequestHandle submit(GenerationRequest request, GenerationListener listener) {
