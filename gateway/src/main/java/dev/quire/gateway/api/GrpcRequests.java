@@ -8,6 +8,14 @@ import dev.quire.proto.v1.GenerateRequest;
 import dev.quire.proto.v1.SamplingParams;
 import dev.quire.scheduler.engine.InvalidRequestException;
 import dev.quire.scheduler.engine.SamplingOptions;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.grpc.common.GrpcMessage;
+import io.vertx.grpc.common.GrpcMessageDecoder;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.zip.GZIPInputStream;
 
 /** Checks a {@code quire.v1} request and turns it into protocol-neutral values. */
 final class GrpcRequests {
@@ -36,6 +44,46 @@ final class GrpcRequests {
             }
         }
         return id;
+    }
+
+    /**
+     * Decodes one request message as {@code decoder} does. A message that does not decode (not
+     * protobuf, a string that is not UTF-8, a gzip stream that is not one) is the client's error,
+     * INVALID_ARGUMENT; one that inflates past {@code maxBytes} is RESOURCE_EXHAUSTED, as an
+     * uncompressed one that large is.
+     */
+    static <T> T decode(GrpcMessageDecoder<T> decoder, GrpcMessage message, int maxBytes) {
+        GrpcMessage plain = switch (message.encoding()) {
+            case "identity" -> message;
+            case "gzip" -> GrpcMessage.message("identity", message.format(), gunzip(message.payload(), maxBytes));
+            default -> throw invalid("message", "unsupported message encoding '" + message.encoding() + "'");
+        };
+        try {
+            return decoder.decode(plain);
+        } catch (RuntimeException e) { // CodecException, or whatever else these bytes make a decoder throw
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            throw new GatewayException(ErrorKind.INVALID_ARGUMENT, null, "the request message cannot be decoded: "
+                    + cause.getMessage());
+        }
+    }
+
+    private static Buffer gunzip(Buffer compressed, int maxBytes) {
+        try (InputStream in = new GZIPInputStream(new ByteArrayInputStream(compressed.getBytes()))) {
+            byte[] out = in.readNBytes(maxBytes + 1);
+            if (out.length > maxBytes) {
+                throw tooLarge(maxBytes);
+            }
+            return Buffer.buffer(out);
+        } catch (IOException e) {
+            throw new GatewayException(ErrorKind.INVALID_ARGUMENT, null, "the request message cannot be decoded: "
+                    + "invalid gzip data: " + e.getMessage());
+        }
+    }
+
+    /** A request message over the size limit. */
+    static GatewayException tooLarge(int maxBytes) {
+        return new GatewayException(ErrorKind.TOO_LARGE, null, "the request message is larger than this server's "
+                + "limit of " + maxBytes + " bytes");
     }
 
     static PromptInput prompt(GenerateRequest request) {

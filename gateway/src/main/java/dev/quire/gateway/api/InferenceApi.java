@@ -20,6 +20,8 @@ import com.google.protobuf.Descriptors;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.common.MessageSizeOverflowException;
+import io.vertx.grpc.common.ServiceMethod;
 import io.vertx.grpc.common.ServiceName;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerRequest;
@@ -55,7 +57,7 @@ public final class InferenceApi implements Service {
     public void bind(GrpcServer server) {
         server.callHandler(InferenceGrpcService.Generate, this::generate);
         server.callHandler(InferenceGrpcService.Complete, this::complete);
-        server.callHandler(InferenceGrpcService.ListModels, call -> unary(call, req -> {
+        server.callHandler(InferenceGrpcService.ListModels, call -> unary(call, InferenceGrpcService.ListModels, req -> {
             ListModelsResponse.Builder out = ListModelsResponse.newBuilder();
             for (InferenceEngine engine : dispatcher.catalog().all()) {
                 dev.quire.scheduler.engine.ModelInfo m = engine.model();
@@ -65,7 +67,7 @@ public final class InferenceApi implements Service {
             }
             call.response().end(out.build());
         }));
-        server.callHandler(InferenceGrpcService.Tokenize, call -> unary(call, req -> {
+        server.callHandler(InferenceGrpcService.Tokenize, call -> unary(call, InferenceGrpcService.Tokenize, req -> {
             InferenceEngine engine = dispatcher.catalog().resolve(req.getModel());
             dispatcher.tokenize(engine, req.getText(), req.getAddSpecialTokens()).onComplete(ids -> {
                 if (ids.failed()) {
@@ -79,7 +81,7 @@ public final class InferenceApi implements Service {
                 call.response().end(out.build());
             });
         }));
-        server.callHandler(InferenceGrpcService.Detokenize, call -> unary(call, req -> {
+        server.callHandler(InferenceGrpcService.Detokenize, call -> unary(call, InferenceGrpcService.Detokenize, req -> {
             InferenceEngine engine = dispatcher.catalog().resolve(req.getModel());
             int vocab = engine.model().vocabSize();
             int[] ids = req.getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
@@ -99,7 +101,7 @@ public final class InferenceApi implements Service {
                     });
         }));
         server.callHandler(InferenceGrpcService.Abort, call -> {
-            call.handler(req -> {
+            onRequest(call, InferenceGrpcService.Abort, req -> {
                 try {
                     String identity = dispatcher.authenticate(bearer(call));
                     if (req.getRequestId().isEmpty()) {
@@ -115,8 +117,8 @@ public final class InferenceApi implements Service {
     }
 
     /** Authenticates, then runs {@code body}; any exception becomes the right gRPC status. */
-    private <Q, R> void unary(GrpcServerRequest<Q, R> call, Consumer<Q> body) {
-        call.handler(req -> {
+    private <Q, R> void unary(GrpcServerRequest<Q, R> call, ServiceMethod<Q, R> method, Consumer<Q> body) {
+        onRequest(call, method, req -> {
             try {
                 dispatcher.authenticate(bearer(call));
                 body.accept(req);
@@ -126,8 +128,33 @@ public final class InferenceApi implements Service {
         });
     }
 
+    /**
+     * Runs {@code handler} on each request message of {@code call}, decoded as {@code method}'s
+     * decoder does. Left to Vert.x, a message that does not decode resets the stream (the client
+     * reads CANCELLED, not what is wrong), one over the size limit ends the call without saying
+     * why, and a gzip-compressed one is inflated without bound (the size limit held only on the
+     * wire); here the first is INVALID_ARGUMENT, and a message over the limit, before or after
+     * inflating, RESOURCE_EXHAUSTED naming the limit.
+     */
+    private <Q, R> void onRequest(GrpcServerRequest<Q, R> call, ServiceMethod<Q, R> method, Consumer<Q> handler) {
+        int maxBytes = dispatcher.admission().limits().maxRequestBytes();
+        call.invalidMessageHandler(invalid -> fail(call.response(), invalid instanceof MessageSizeOverflowException
+                ? GrpcRequests.tooLarge(maxBytes)
+                : new GatewayException(ErrorKind.INVALID_ARGUMENT, null, "the request message cannot be decoded"), null));
+        call.messageHandler(message -> {
+            Q request;
+            try {
+                request = GrpcRequests.decode(method.decoder(), message, maxBytes);
+            } catch (GatewayException e) {
+                fail(call.response(), e, null);
+                return;
+            }
+            handler.accept(request);
+        });
+    }
+
     private void generate(GrpcServerRequest<GenerateRequest, GenerateResponse> call) {
-        call.handler(request -> {
+        onRequest(call, InferenceGrpcService.Generate, request -> {
             GrpcServerResponse<GenerateRequest, GenerateResponse> response = call.response();
             Context context = vertx.getOrCreateContext();
             RequestDispatcher.Call parsed;
@@ -155,7 +182,7 @@ public final class InferenceApi implements Service {
     }
 
     private void complete(GrpcServerRequest<GenerateRequest, CompleteResponse> call) {
-        call.handler(request -> {
+        onRequest(call, InferenceGrpcService.Complete, request -> {
             GrpcServerResponse<GenerateRequest, CompleteResponse> response = call.response();
             RequestDispatcher.Call parsed;
             try {
