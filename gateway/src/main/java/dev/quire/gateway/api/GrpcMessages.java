@@ -3,7 +3,6 @@ package dev.quire.gateway.api;
 import dev.quire.gateway.admission.ErrorKind;
 import dev.quire.gateway.admission.GatewayException;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.grpc.common.CodecException;
 import io.vertx.grpc.common.GrpcMessage;
 import io.vertx.grpc.common.GrpcMessageDecoder;
 import io.vertx.grpc.common.GrpcStatus;
@@ -44,8 +43,10 @@ final class GrpcMessages {
         }
         try {
             return decoder.decode(plain);
-        } catch (CodecException e) {
-            throw new GatewayException(ErrorKind.INVALID_ARGUMENT, null, "the request message could not be decoded");
+        } catch (RuntimeException e) { // CodecException, or whatever else these bytes make a decoder throw
+            Throwable cause = e.getCause() != null ? e.getCause() : e;
+            throw new GatewayException(ErrorKind.INVALID_ARGUMENT, null, "the request message cannot be decoded: "
+                    + cause.getMessage());
         }
     }
 

@@ -8,6 +8,14 @@ import dev.quire.proto.v1.GenerateRequest;
 import dev.quire.proto.v1.SamplingParams;
 import dev.quire.scheduler.engine.InvalidRequestException;
 import dev.quire.scheduler.engine.SamplingOptions;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.grpc.common.GrpcMessage;
+import io.vertx.grpc.common.GrpcMessageDecoder;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.zip.GZIPInputStream;
 
 /** Checks a {@code quire.v1} request and turns it into protocol-neutral values. */
 final class GrpcRequests {
@@ -36,6 +44,12 @@ final class GrpcRequests {
             }
         }
         return id;
+    }
+
+    /** A request message over the size limit. */
+    static GatewayException tooLarge(int maxBytes) {
+        return new GatewayException(ErrorKind.TOO_LARGE, null, "the request message is larger than this server's "
+                + "limit of " + maxBytes + " bytes");
     }
 
     static PromptInput prompt(GenerateRequest request) {

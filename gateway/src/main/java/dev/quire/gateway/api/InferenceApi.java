@@ -20,6 +20,7 @@ import com.google.protobuf.Descriptors;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.common.MessageSizeOverflowException;
 import io.vertx.grpc.common.ServiceMethod;
 import io.vertx.grpc.common.ServiceName;
 import io.vertx.grpc.server.GrpcServer;
@@ -146,6 +147,10 @@ public final class InferenceApi implements Service {
             return;
         }
         int maxBytes = dispatcher.admission().limits().maxRequestBytes();
+        // Left to Vert.x, a message over the wire limit would end the call without saying why.
+        call.invalidMessageHandler(invalid -> fail(call.response(), invalid instanceof MessageSizeOverflowException
+                ? GrpcRequests.tooLarge(maxBytes)
+                : new GatewayException(ErrorKind.INVALID_ARGUMENT, null, "the request message cannot be decoded"), null));
         call.messageHandler(message -> {
             Q request;
             try {
