@@ -450,25 +450,44 @@ public final class ClusterEngine implements InferenceEngine {
         }
     }
 
-    /** Tokenizes on a worker that serves the model (the least loaded), blocking the calling thread. */
+    /**
+     * Tokenizes on a worker that serves the model (the least loaded), blocking the calling thread.
+     * A worker lost during the call (killed, draining, unreachable) is skipped and the next one
+     * asked: text work never fails because one worker went away.
+     */
     private final class RemoteText implements TextCodec {
         @Override
         public int[] encode(String text, boolean addSpecialTokens) {
-            return await(client().tokenize(text, addSpecialTokens));
+            return onSomeWorker(c -> c.tokenize(text, addSpecialTokens));
         }
 
         @Override
         public String decode(int[] ids, boolean skipSpecialTokens) {
-            return await(client().detokenize(ids, skipSpecialTokens));
+            return onSomeWorker(c -> c.detokenize(ids, skipSpecialTokens));
         }
 
-        private WorkerClient client() {
+        private <T> T onSomeWorker(java.util.function.Function<WorkerClient, Future<T>> call) {
+            Set<String> tried = new HashSet<>();
+            while (true) {
+                WorkerClient client = client(tried);
+                try {
+                    return await(call.apply(client));
+                } catch (WorkerUnavailableException e) {
+                    tried.add(client.workerId());
+                    if (tried.size() >= MAX_ATTEMPTS) {
+                        throw e;
+                    }
+                }
+            }
+        }
+
+        private WorkerClient client(Set<String> excluded) {
             WorkerClient best = null;
             int bestLoad = Integer.MAX_VALUE;
             for (WorkerRecord r : pool.directory().candidates(model.name())) {
                 WorkerClient c = pool.client(r.workerId());
                 int load = r.running() + r.waiting();
-                if (c != null && load < bestLoad) {
+                if (c != null && !excluded.contains(r.workerId()) && load < bestLoad) {
                     best = c;
                     bestLoad = load;
                 }

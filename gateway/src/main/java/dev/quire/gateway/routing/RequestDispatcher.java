@@ -126,8 +126,10 @@ public final class RequestDispatcher {
         Future<int[]> ids = call.prompt().isText()
                 ? tokenize(engine, call.prompt().text(), call.prompt().addSpecialTokens())
                 : Future.succeededFuture(call.prompt().tokenIds());
-        // A refusal (too many text jobs) stays one; a tokenizer's failure is internal.
+        // A refusal (too many text jobs) stays one, and so does "no worker can tokenize now" (503);
+        // a tokenizer's failure is internal.
         return ids.recover(e -> Future.failedFuture(e instanceof GatewayException ? e
+                        : e instanceof EngineUnavailableException ? GatewayException.from(e)
                         : new GatewayException(ErrorKind.INTERNAL, "prompt", "tokenization failed: " + e.getMessage())))
                 .compose(tokens -> {
                     try {
