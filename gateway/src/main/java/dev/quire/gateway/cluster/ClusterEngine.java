@@ -420,6 +420,7 @@ public final class ClusterEngine implements InferenceEngine {
             }
             if (resumed) {
                 observer.migrated(failed);
+                listener.onMigrated(failed);
             } else {
                 observer.retried(failed);
             }

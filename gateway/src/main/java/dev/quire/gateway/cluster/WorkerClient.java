@@ -126,7 +126,10 @@ final class WorkerClient {
                             + "the cluster secret (the two hold different secrets)")
                             : unavailable("call failed: " + (resp.status() != null ? resp.status() + " "
                             + resp.statusMessage() : e.getMessage()), e))));
-        }, e -> Future.failedFuture(unavailable("unreachable: " + e.getMessage(), e)));
+        }, e -> Future.failedFuture(unavailable("unreachable: " + e.getMessage(), e)))
+                // Anything else (the stream reset or closed mid-call: the worker died) is the worker's loss too.
+                .recover(e -> Future.failedFuture(e instanceof WorkerUnavailableException || e instanceof SecurityException
+                        ? e : unavailable("call failed: " + e.getMessage(), e)));
     }
 
     private WorkerUnavailableException unavailable(String what, Throwable cause) {

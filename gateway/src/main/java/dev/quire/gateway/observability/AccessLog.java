@@ -28,10 +28,20 @@ public final class AccessLog {
         return logContent;
     }
 
-    /** What one request did. Text fields are null unless content logging is on. */
+    /**
+     * What one request did. Text fields are null unless content logging is on; {@code migrations}
+     * counts the times it continued on another worker after its worker was lost.
+     */
     public record Entry(String requestId, String protocol, String model, String identity, int promptTokens,
                         int completionTokens, double queueMs, double ttftMs, double e2eMs, String status,
-                        String promptText, String outputText) {
+                        String promptText, String outputText, int migrations) {
+        /** A request that never changed worker. */
+        public Entry(String requestId, String protocol, String model, String identity, int promptTokens,
+                     int completionTokens, double queueMs, double ttftMs, double e2eMs, String status,
+                     String promptText, String outputText) {
+            this(requestId, protocol, model, identity, promptTokens, completionTokens, queueMs, ttftMs, e2eMs, status,
+                    promptText, outputText, 0);
+        }
     }
 
     public void log(Entry e) {
@@ -50,6 +60,9 @@ public final class AccessLog {
                 .append(" completion_tokens=").append(e.completionTokens())
                 .append(String.format(" queue_ms=%.1f ttft_ms=%.1f e2e_ms=%.1f", e.queueMs(), e.ttftMs(), e.e2eMs()))
                 .append(" status=").append(field(e.status()));
+        if (e.migrations() > 0) {
+            line.append(" migrated=").append(e.migrations());
+        }
         if (logContent) {
             line.append(" prompt=").append(quote(e.promptText(), MAX_CONTENT_CHARS))
                     .append(" output=").append(quote(e.outputText(), MAX_CONTENT_CHARS));

@@ -13,6 +13,8 @@ import dev.quire.scheduler.engine.TokenLogprobs;
  * Callbacks come from the engine thread, one at a time per request.
  */
 public final class RequestObserver implements GenerationListener {
+    /** Times the request continued on another worker after its worker was lost. */
+    private final java.util.concurrent.atomic.AtomicInteger migrations = new java.util.concurrent.atomic.AtomicInteger();
     private final GenerationListener downstream;
     private final AdmissionController.Permit permit;
     private final GatewayMetrics metrics;
@@ -99,6 +101,12 @@ public final class RequestObserver implements GenerationListener {
     }
 
     @Override
+    public void onMigrated(String lostWorker) {
+        migrations.incrementAndGet();
+        downstream.onMigrated(lostWorker);
+    }
+
+    @Override
     public void onError(Throwable error) {
         permit.close();
         onDone.run();
@@ -111,6 +119,7 @@ public final class RequestObserver implements GenerationListener {
         accessLog.log(new AccessLog.Entry(requestId, protocol, model, identity, prompt, completion,
                 scheduledNanos == 0 ? -1 : (scheduledNanos - arrivalNanos) / 1e6,
                 firstTokenNanos == 0 ? -1 : (firstTokenNanos - arrivalNanos) / 1e6,
-                (now - arrivalNanos) / 1e6, status, promptText, output == null ? null : output.toString()));
+                (now - arrivalNanos) / 1e6, status, promptText, output == null ? null : output.toString(),
+                migrations.get()));
     }
 }

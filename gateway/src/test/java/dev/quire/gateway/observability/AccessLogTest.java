@@ -19,6 +19,15 @@ class AccessLogTest {
     }
 
     @Test
+    void aRequestThatChangedWorkerSaysSo() {
+        assertThat(new AccessLog(false).format(entry())).doesNotContain("migrated");
+        AccessLog.Entry e = entry();
+        AccessLog.Entry moved = new AccessLog.Entry(e.requestId(), e.protocol(), e.model(), e.identity(),
+                e.promptTokens(), e.completionTokens(), e.queueMs(), e.ttftMs(), e.e2eMs(), e.status(), null, null, 2);
+        assertThat(new AccessLog(false).format(moved)).contains(" migrated=2");
+    }
+
+    @Test
     void textIsLoggedOnlyWhenEnabledAndStaysOnOneLine() {
         String line = new AccessLog(true).format(entry());
         assertThat(line).contains("prompt=\"my secret prompt\"", "output=\"the \\\"private\\\"\\noutput\"");

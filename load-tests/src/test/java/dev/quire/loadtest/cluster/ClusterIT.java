@@ -412,6 +412,7 @@ class ClusterIT {
         workerAddresses.remove(victimAddress);
         assertThat(ClusterClient.scrapeSum(cluster, "quire_request_migrations_total") - migrationsBefore)
                 .as("requests continued on another worker").isPositive();
+        assertThat(gateway.output()).as("the access log records the migration").containsPattern("migrated=\\d");
     }
 
     @Test

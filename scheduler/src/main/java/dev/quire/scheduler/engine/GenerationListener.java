@@ -12,6 +12,13 @@ public interface GenerationListener {
     }
 
     /**
+     * The worker running the request was lost (remote engines only) and the request continues on
+     * another one from the tokens already delivered; output goes on as if uninterrupted.
+     */
+    default void onMigrated(String lostWorker) {
+    }
+
+    /**
      * New tokens since the previous call. {@code text} is their decoded text; it may be empty while
      * the tokens do not yet form whole characters, or while it could be the start of a stop string.
      * {@code logprobs} is null unless the request asked for them (one entry per token).
