@@ -36,9 +36,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * One model served by the cluster's workers, behind the same engine contract as a local engine.
  * Each request is placed on a worker by the placement policy and streamed over the data plane.
  * A request waits in this gateway's queue (priority, then arrival) while no worker can take it:
- * none serves the model yet, or every one already has {@code workerQueueLimit} requests waiting;
- * it goes to the first worker with room (the dispatcher's queue timeout bounds the wait). A worker
- * that refuses or loses a request before its first token is skipped and the request placed again.
+ * none serves the model yet, or every one is full (its batch capacity plus {@code workerQueueLimit});
+ * it goes to the first worker that frees a slot (the dispatcher's queue timeout bounds the wait).
+ * A worker that refuses or loses a request before its first token is skipped and the request placed
+ * again; one lost later hands the request to another worker as a continuation (see {@link Pending#onError}).
  */
 public final class ClusterEngine implements InferenceEngine {
     /** Most workers one request is offered to (refusals, losses) before it fails. */

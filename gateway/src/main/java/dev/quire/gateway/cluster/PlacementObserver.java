@@ -10,18 +10,4 @@ public interface PlacementObserver {
 
     /** A request lost with {@code workerId} after some of its tokens were delivered continues elsewhere. */
     void migrated(String workerId);
-
-    PlacementObserver NONE = new PlacementObserver() {
-        @Override
-        public void placed(String workerId, int cachedBlocks) {
-        }
-
-        @Override
-        public void retried(String workerId) {
-        }
-
-        @Override
-        public void migrated(String workerId) {
-        }
-    };
 }

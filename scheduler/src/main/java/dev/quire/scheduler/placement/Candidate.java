@@ -6,7 +6,8 @@ package dev.quire.scheduler.placement;
  * @param workerId      the worker
  * @param running       sequences it runs (as it last published)
  * @param waiting       sequences waiting in its queue (as it last published)
- * @param pending       requests this gateway sent it that it has not started yet (fresher than its record)
+ * @param pending       requests this gateway sent it since its record was published, net of those it saw
+ *                      finish (fresher than the record's own counts)
  * @param kvBlocksTotal its KV cache size in blocks
  * @param kvBlocksFree  free KV blocks
  * @param cachedBlocks  leading blocks of this request's prompt it holds in its prefix cache
