@@ -68,6 +68,8 @@ class WorkerDirectoryTest {
         // Killed without a goodbye: the membership event removes it, no record expiry needed.
         worker.hazelcast().getLifecycleService().terminate();
         await(() -> directory.get(id) == null);
+        // Listeners are told right after the record is removed, on Hazelcast's event thread.
+        await(() -> !departed.isEmpty());
         assertThat(departed).containsExactly(id);
         // The survivors also delete its record from the shared map (asynchronously).
         await(() -> !gateway.hazelcast().getMap(WorkerRegistry.MAP_NAME).containsKey(id));
