@@ -47,10 +47,19 @@ public final class ClusterGateway implements AutoCloseable {
      * @param placement        placement policy name
      * @param balanceThreshold cache-aware placement's load threshold
      * @param workerQueueLimit requests waiting on one worker beyond which new ones wait here
+     * @param console          whether the HTTP port serves the web console
      */
     public record Options(String host, int grpcPort, int httpPort, ApiKeys keys, AdmissionLimits limits,
                           boolean logContent, ClusterSettings cluster, ClusterSecret secret, String placement,
-                          double balanceThreshold, int workerQueueLimit) {
+                          double balanceThreshold, int workerQueueLimit, boolean console) {
+
+        /** With the web console. */
+        public Options(String host, int grpcPort, int httpPort, ApiKeys keys, AdmissionLimits limits,
+                       boolean logContent, ClusterSettings cluster, ClusterSecret secret, String placement,
+                       double balanceThreshold, int workerQueueLimit) {
+            this(host, grpcPort, httpPort, keys, limits, logContent, cluster, secret, placement, balanceThreshold,
+                    workerQueueLimit, true);
+        }
     }
 
     private final Vertx vertx;
@@ -88,7 +97,7 @@ public final class ClusterGateway implements AutoCloseable {
                     new AccessLog(options.logContent()));
             ClusterStatus[] status = new ClusterStatus[1];
             server = GatewayServer.start(vertx, dispatcher, metrics, options.host(), options.grpcPort(),
-                    options.httpPort(), () -> status[0].json());
+                    options.httpPort(), () -> status[0].json(), options.console());
             String host = options.host().equals("0.0.0.0") ? options.cluster().host() : options.host();
             member = ClusterMember.start(options.cluster(), Map.of(
                     ClusterStatus.GRPC_ATTRIBUTE, host + ":" + server.grpcPort(),

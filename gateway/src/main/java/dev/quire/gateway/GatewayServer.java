@@ -1,8 +1,10 @@
 package dev.quire.gateway;
 
 import dev.quire.gateway.api.InferenceApi;
+import dev.quire.gateway.console.ConsoleRoutes;
 import dev.quire.gateway.observability.GatewayMetrics;
 import dev.quire.gateway.observability.OperationsRoutes;
+import dev.quire.gateway.observability.StatsRoutes;
 import dev.quire.gateway.openai.OpenAiRoutes;
 import dev.quire.gateway.routing.RequestDispatcher;
 import dev.quire.proto.v1.InferenceGrpcService;
@@ -27,8 +29,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The gateway's network endpoints: gRPC ({@code quire.v1.Inference}, {@code grpc.health.v1.Health},
- * server reflection) on one port, HTTP (the OpenAI-compatible API, health, readiness, metrics) on
- * another.
+ * server reflection) on one port, HTTP (the OpenAI-compatible API, health, readiness, metrics, the
+ * cluster view, traffic stats and the web console) on another.
  */
 public final class GatewayServer implements AutoCloseable {
     private static final String INFERENCE_SERVICE = InferenceGrpcService.SERVICE_NAME.fullyQualifiedName();
@@ -50,13 +52,27 @@ public final class GatewayServer implements AutoCloseable {
     }
 
     /**
-     * Starts listening and waits until both ports are bound.
+     * Starts listening, with the web console, and waits until both ports are bound.
      *
      * @param cluster the live view {@code GET /cluster} returns
      */
     public static GatewayServer start(Vertx vertx, RequestDispatcher dispatcher, GatewayMetrics metrics, String host,
                                       int grpcPort, int httpPort,
                                       java.util.function.Supplier<com.fasterxml.jackson.databind.JsonNode> cluster)
+            throws Exception {
+        return start(vertx, dispatcher, metrics, host, grpcPort, httpPort, cluster, true);
+    }
+
+    /**
+     * Starts listening and waits until both ports are bound.
+     *
+     * @param cluster the live view {@code GET /cluster} returns
+     * @param console whether the HTTP port serves the web console at {@code /}
+     */
+    public static GatewayServer start(Vertx vertx, RequestDispatcher dispatcher, GatewayMetrics metrics, String host,
+                                      int grpcPort, int httpPort,
+                                      java.util.function.Supplier<com.fasterxml.jackson.databind.JsonNode> cluster,
+                                      boolean console)
             throws Exception {
         int maxMessage = dispatcher.admission().limits().maxRequestBytes();
         ConnectionLimits limits = dispatcher.admission().limits().connections();
@@ -90,6 +106,10 @@ public final class GatewayServer implements AutoCloseable {
         OperationsRoutes.mount(router, metrics, dispatcher.admission(), () -> !dispatcher.catalog().all().isEmpty(),
                 cluster);
         OpenAiRoutes.mount(router, vertx, dispatcher);
+        StatsRoutes.mount(router, metrics.traffic(), dispatcher.admission(), () -> dispatcher.catalog().all());
+        if (console) {
+            ConsoleRoutes.mount(router, dispatcher.admission());
+        }
         HttpServer http;
         try {
             // HTTP/1.1 only: the h2c upgrade path stalled large responses (a /metrics scrape over

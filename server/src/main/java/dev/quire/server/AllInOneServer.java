@@ -45,10 +45,18 @@ public final class AllInOneServer implements AutoCloseable {
      * @param keys        accepted API keys
      * @param limits      admission bounds
      * @param logContent  whether the access log may contain prompt and output text
+     * @param console     whether the HTTP port serves the web console
      */
     public record Options(Path modelDir, String modelName, String host, int grpcPort, int httpPort,
                           EngineConfig engine, String clusterName, ApiKeys keys, AdmissionLimits limits,
-                          boolean logContent) {
+                          boolean logContent, boolean console) {
+
+        /** With the web console. */
+        public Options(Path modelDir, String modelName, String host, int grpcPort, int httpPort,
+                       EngineConfig engine, String clusterName, ApiKeys keys, AdmissionLimits limits,
+                       boolean logContent) {
+            this(modelDir, modelName, host, grpcPort, httpPort, engine, clusterName, keys, limits, logContent, true);
+        }
 
         /** Loopback, free ports, no keys, default limits: for tests and embedding. */
         public static Options local(Path modelDir, EngineConfig engine) {
@@ -58,12 +66,12 @@ public final class AllInOneServer implements AutoCloseable {
 
         public Options withKeys(ApiKeys k) {
             return new Options(modelDir, modelName, host, grpcPort, httpPort, engine, clusterName, k, limits,
-                    logContent);
+                    logContent, console);
         }
 
         public Options withLimits(AdmissionLimits l) {
             return new Options(modelDir, modelName, host, grpcPort, httpPort, engine, clusterName, keys, l,
-                    logContent);
+                    logContent, console);
         }
     }
 
@@ -108,7 +116,7 @@ public final class AllInOneServer implements AutoCloseable {
                     metrics, new AccessLog(options.logContent()));
             ClusterStatus[] status = new ClusterStatus[1];
             gateway = GatewayServer.start(vertx, dispatcher, metrics, options.host(), options.grpcPort(),
-                    options.httpPort(), () -> status[0].json());
+                    options.httpPort(), () -> status[0].json(), options.console());
             // The embedded member binds loopback only and joins nobody: no port beyond the public two
             // is reachable from the network.
             member = ClusterMember.start(ClusterSettings.standalone(options.clusterName()), Map.of(

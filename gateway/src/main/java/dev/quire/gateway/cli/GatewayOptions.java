@@ -23,8 +23,8 @@ public final class GatewayOptions {
     public int grpcPort;
 
     @Option(names = "--http-port", defaultValue = "8000", paramLabel = "N",
-            description = "HTTP port for the OpenAI-compatible API, /health, /ready, /metrics and /cluster "
-                    + "(default: ${DEFAULT-VALUE}).")
+            description = "HTTP port for the OpenAI-compatible API, /health, /ready, /metrics, /cluster, /stats "
+                    + "and the web console at / (default: ${DEFAULT-VALUE}).")
     public int httpPort;
 
     @Option(names = "--api-key", paramLabel = "KEY", split = ",",
@@ -114,6 +114,11 @@ public final class GatewayOptions {
     @Option(names = "--drain-timeout", defaultValue = "30s", paramLabel = "DURATION", converter = DurationConverter.class,
             description = "On SIGTERM, how long running requests may take to finish (default: ${DEFAULT-VALUE}).")
     public Duration drainTimeout;
+
+    @Option(names = "--no-console", defaultValue = "false",
+            description = "Do not serve the web console (the page at / on the HTTP port, and /console/...); the "
+                    + "APIs, /cluster and /stats stay.")
+    public boolean noConsole;
 
     @Option(names = "--log-request-content", defaultValue = "false",
             description = "Include prompt and output text in the access log (off by default: it may hold "

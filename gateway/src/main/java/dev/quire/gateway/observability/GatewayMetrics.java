@@ -35,6 +35,7 @@ public final class GatewayMetrics {
     private final Map<String, Counter> placements = new ConcurrentHashMap<>();
     private final Map<String, Counter> retries = new ConcurrentHashMap<>();
     private final Map<String, Counter> migrations = new ConcurrentHashMap<>();
+    private final TrafficStats traffic = new TrafficStats();
 
     public GatewayMetrics() {
         promptTokens = Counter.builder("quire.prompt_tokens").description("Prompt tokens processed")
@@ -104,10 +105,17 @@ public final class GatewayMetrics {
 
     void recordFirstToken(long nanos) {
         timeToFirstToken.record(nanos, TimeUnit.NANOSECONDS);
+        traffic.recordFirstToken(nanos);
     }
 
     void recordInterToken(long nanos) {
         interTokenLatency.record(nanos, TimeUnit.NANOSECONDS);
+        traffic.recordInterToken(nanos);
+    }
+
+    /** {@code count} tokens were streamed to a client (the recent throughput of {@link #traffic()}). */
+    void recordGenerated(int count) {
+        traffic.recordGenerated(count);
     }
 
     void recordFinished(FinishReason reason, int prompt, int completion, long e2eNanos) {
@@ -116,12 +124,19 @@ public final class GatewayMetrics {
         generationTokens.increment(completion);
         promptLength.record(prompt);
         e2eLatency.record(e2eNanos, TimeUnit.NANOSECONDS);
+        traffic.recordFinished(reason, prompt, e2eNanos);
     }
 
     /** Counts a request refused or failed, by error kind. */
     public void recordFailure(String kind) {
         failures.computeIfAbsent(kind, k -> Counter.builder("quire.request_failure").tag("kind", k)
                 .description("Requests refused or failed, by kind").register(registry)).increment();
+        traffic.recordFailure(kind);
+    }
+
+    /** The recent traffic, windowed, for {@code GET /stats}. */
+    public TrafficStats traffic() {
+        return traffic;
     }
 
     /** The Prometheus text exposition of every metric. */

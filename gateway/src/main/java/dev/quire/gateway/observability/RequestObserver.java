@@ -76,6 +76,7 @@ public final class RequestObserver implements GenerationListener {
             metrics.recordInterToken(now - lastTokenNanos);
         }
         lastTokenNanos = now;
+        metrics.recordGenerated(tokenIds.length);
         if (output != null) {
             output.append(text);
         }
