@@ -19,8 +19,8 @@ export class ClusterView {
     this.banner = h('div', {class: 'banner banner-error', id: 'cluster-error', hidden: true, role: 'alert'});
     this.cards = h('div', {class: 'cards', id: 'cluster-cards'});
     this.scope = h('p', {class: 'muted small', id: 'traffic-scope'});
-    this.throughput = new LineChart('Throughput', [{key: 'tokens_per_second', label: 'tokens/s', cls: 'c1'},
-      {key: 'requests_per_second', label: 'req/s', cls: 'c3'}], v => num(v, v < 10 ? 1 : 0), true);
+    this.throughput = new LineChart('Generated tokens per second', [{key: 'tokens_per_second', label: 'tokens/s',
+      cls: 'c1'}], v => num(v, v < 10 ? 1 : 0), true);
     this.ttft = new LineChart('Time to first token', [{key: 'ttft_p50_ms', label: 'p50', cls: 'c1'},
       {key: 'ttft_p95_ms', label: 'p95', cls: 'c2'}, {key: 'ttft_p99_ms', label: 'p99', cls: 'c4'}], ms);
     this.itl = new LineChart('Inter-token latency', [{key: 'itl_p50_ms', label: 'p50', cls: 'c1'},
@@ -59,8 +59,12 @@ export class ClusterView {
 
   async tick() {
     clearTimeout(this.timer);
+    // A refresh that hangs must not stop the view: give up after a few seconds and try again.
+    const controller = new AbortController();
+    const timeout = setTimeout(() => controller.abort(), 8000);
     try {
-      const [cluster, stats] = await Promise.all([getJson('/cluster'), getJson('/stats')]);
+      const [cluster, stats] = await Promise.all([getJson('/cluster', controller.signal),
+        getJson('/stats', controller.signal)]);
       this.render(cluster, stats);
       this.banner.hidden = true;
       this.updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
@@ -68,8 +72,10 @@ export class ClusterView {
       this.banner.hidden = false;
       this.banner.textContent = e instanceof AuthError
         ? 'This server needs an API key to show the cluster.'
-        : `Cannot reach the server (${e.message}); retrying…`;
+        : `Cannot reach the server (${e.name === 'AbortError' ? 'no answer within 8 s' : e.message}); retrying…`;
       this.root.classList.add('stale');
+    } finally {
+      clearTimeout(timeout);
     }
     if (this.running) this.timer = setTimeout(() => this.tick(), REFRESH_MS);
   }
@@ -98,8 +104,8 @@ export class ClusterView {
     this.mode.textContent = allInOne ? 'All-in-one server (quire serve)'
       : `${gateways.length} gateway${gateways.length === 1 ? '' : 's'}, ${workers.length} worker${workers.length === 1 ? '' : 's'}`;
     this.scope.textContent = gateways.length > 1
-      ? 'Throughput and latency charts count the requests of this gateway; worker counts cover the whole cluster.'
-      : 'Charts: the last five minutes in five-second steps.';
+      ? 'Throughput and latency count the requests of this gateway; worker figures cover the whole cluster.'
+      : 'Charts: five-second steps over the last five minutes (or since the gateway started).';
 
     const ready = workers.filter(w => w.state === 'ready').length;
     const running = workers.reduce((a, w) => a + w.running, 0);
@@ -124,12 +130,14 @@ export class ClusterView {
     // The last interval is still running: its rate is over the part that has passed.
     const partial = Math.max(0.5, ((stats.time_ms - series.start_ms) / 1000) - (series.requests.length - 1) * seconds);
     const tokens = perSecond(series.generation_tokens);
-    const requests = perSecond(series.requests);
     tokens[tokens.length - 1] = series.generation_tokens[tokens.length - 1] / Math.min(seconds, partial);
-    requests[requests.length - 1] = series.requests[requests.length - 1] / Math.min(seconds, partial);
-    this.throughput.update({tokens_per_second: tokens, requests_per_second: requests}, seconds);
-    this.ttft.update(series, seconds);
-    this.itl.update(series, seconds);
+    // The charts span the time this gateway has been up: one minute at least, five at most.
+    const keep = Math.max(Math.min(12, tokens.length), Math.min(tokens.length, Math.ceil(stats.uptime_seconds / seconds) + 1));
+    const recent = columns => Object.fromEntries(Object.entries(columns)
+      .filter(([, v]) => Array.isArray(v)).map(([k, v]) => [k, v.slice(-keep)]));
+    this.throughput.update(recent({tokens_per_second: tokens}), seconds);
+    this.ttft.update(recent(series), seconds);
+    this.itl.update(recent(series), seconds);
 
     this.workerCount.textContent = String(workers.length);
     this.gatewayCount.textContent = String(gateways.length);

@@ -6,7 +6,9 @@ import org.junit.jupiter.api.Assumptions;
 import org.openqa.selenium.By;
 import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.TakesScreenshot;
+import org.openqa.selenium.TimeoutException;
 import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
@@ -110,9 +112,17 @@ final class Browser implements AutoCloseable {
         return (String) script("const e = document.querySelector(arguments[0]); return e ? e.textContent : null;", css);
     }
 
+    /** Waits for the condition; on time-out keeps a screenshot and says what the page showed. */
     <T> T await(String what, long seconds, Function<WebDriver, T> condition) {
-        return new WebDriverWait(driver, Duration.ofSeconds(seconds), Duration.ofMillis(50))
-                .withMessage(what).until(condition);
+        try {
+            return new WebDriverWait(driver, Duration.ofSeconds(seconds), Duration.ofMillis(50))
+                    .ignoring(StaleElementReferenceException.class).until(condition);
+        } catch (TimeoutException e) {
+            Path shot = screenshot("failed-" + what.replaceAll("[^A-Za-z0-9]+", "-"));
+            String page = String.valueOf(script("return document.body.innerText"));
+            throw new AssertionError("not within " + seconds + " s: " + what + " (screenshot " + shot + "); the page "
+                    + "read:\n" + page.substring(0, Math.min(page.length(), 3000)) + "\nconsole: " + consoleProblems(), e);
+        }
     }
 
     /** The browser console's entries since the last call. */

@@ -5,7 +5,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
-import org.openqa.selenium.WebElement;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -80,12 +79,11 @@ class ConsoleClusterIT {
         return ids;
     }
 
+    /** The worker ids of the view's rows, read in one go (the table is redrawn on every refresh). */
+    @SuppressWarnings("unchecked")
     TreeSet<String> rowsShown() {
-        TreeSet<String> ids = new TreeSet<>();
-        for (WebElement row : browser.all("#workers-table tr[data-worker-id]")) {
-            ids.add(row.getAttribute("data-worker-id"));
-        }
-        return ids;
+        return new TreeSet<>((List<String>) browser.script("return Array.from(document.querySelectorAll("
+                + "'#workers-table tr[data-worker-id]'), r => r.dataset.workerId);"));
     }
 
     @Test
@@ -96,27 +94,40 @@ class ConsoleClusterIT {
         assertThat(browser.text("#cluster-mode")).isEqualTo("1 gateway, 2 workers");
         assertThat(browser.all("#gateways-table tr[data-gateway-id]")).hasSize(1);
 
-        // Traffic through the gateway: the view shows requests running on the workers, then the
-        // completed counts and the charts' data.
-        ExecutorService pool = Executors.newFixedThreadPool(6);
-        List<Future<JsonNode>> load = new ArrayList<>();
-        for (int i = 0; i < 12; i++) {
-            int n = i;
-            load.add(pool.submit(() -> Browser.postJson(base + "/v1/completions", null, Browser.JSON.createObjectNode()
-                    .put("prompt", "Once upon a time, friend " + n).put("max_tokens", 160).put("ignore_eos", true))));
+        // Twenty seconds of traffic through the gateway from four clients: the view shows requests
+        // running on the workers, their completed counts and the charts' data.
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        List<Future<Integer>> load = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            int client = i;
+            load.add(pool.submit(() -> {
+                int n = 0;
+                while (System.nanoTime() < until) {
+                    Browser.postJson(base + "/v1/completions", null, Browser.JSON.createObjectNode()
+                            .put("prompt", "Once upon a time, friend " + client + "-" + n)
+                            .put("max_tokens", 40 + 40 * ((client + n) % 4)).put("ignore_eos", true));
+                    n++;
+                }
+                return n;
+            }));
         }
         browser.await("requests running in the view", 60, d -> Integer.parseInt(
                 browser.text("#card-running .stat-value").replace(",", "")) > 0);
-        for (Future<JsonNode> f : load) {
-            f.get(120, TimeUnit.SECONDS);
-        }
-        pool.shutdown();
-        browser.await("completions counted on both workers", 30, d -> browser.all("#workers-table tr[data-worker-id]")
-                .stream().allMatch(r -> !r.findElement(org.openqa.selenium.By.cssSelector("td[data-label=Completed]"))
-                        .getText().equals("0")));
+        browser.await("completions counted on both workers", 30, d -> Boolean.TRUE.equals(browser.script(
+                "const cells = Array.from(document.querySelectorAll('#workers-table td[data-label=Completed]'));"
+                        + "return cells.length === 2 && cells.every(c => c.textContent !== '0');")));
         browser.await("the throughput chart drawn", 15, d -> !browser.all(".chart-line.c1[d*='L']").isEmpty());
         assertThat(browser.text("#card-throughput .stat-value")).doesNotStartWith("0.0");
+        long remaining = TimeUnit.NANOSECONDS.toMillis(until - System.nanoTime()) - 2000;
+        if (remaining > 0) {
+            Thread.sleep(remaining);
+        }
         browser.screenshot("console-cluster");
+        for (Future<Integer> f : load) {
+            assertThat(f.get(120, TimeUnit.SECONDS)).isPositive();
+        }
+        pool.shutdown();
         assertThat(browser.consoleProblems()).isEmpty();
 
         // One worker dies: the view follows GET /cluster within a refresh or two.

@@ -201,6 +201,11 @@ class ConsoleIT {
         JsonNode expected2 = api("/v1/chat/completions", json().put("model", MODEL).put("temperature", 0)
                 .put("max_tokens", 40).set("messages", messages));
         assertThat(answer2).isEqualTo(expected2.get("choices").get(0).get("message").get("content").asText());
+        // As the README shows it: the two-turn chat with the settings it ran with.
+        browser.find("#prompt").click();
+        browser.script("document.getElementById('settings').scrollTop = 0;");
+        awaitNoToast();
+        browser.screenshot("console-playground");
         assertThat(browser.consoleProblems()).isEmpty();
     }
 
@@ -425,10 +430,6 @@ class ConsoleIT {
         for (int i = 0; i < 6; i++) {
             api("/v1/completions", json().put("model", MODEL).put("prompt", "The little dog " + i).put("max_tokens", 64));
         }
-        // The two-turn chat of the greedy test is open; show the settings it ran with.
-        sampling(Map.of("temperature", "0", "max_tokens", "40"));
-        awaitNoToast();
-        browser.screenshot("console-playground");
         browser.find("#tab-cluster").click();
         browser.await("the cluster view", 15, d -> browser.all("#workers-table tr[data-worker-id]").size() == 1);
         Thread.sleep(2500);
@@ -442,7 +443,26 @@ class ConsoleIT {
         browser.screenshot("console-phone-settings");
         browser.find("#settings [data-close-pane]").click();
         browser.driver.manage().window().setSize(new Dimension(1280, 860));
+
+        // Dark mode follows the system's preference.
+        String light = (String) browser.script("return getComputedStyle(document.body).backgroundColor");
+        browser.driver.executeCdpCommand("Emulation.setEmulatedMedia", Map.of("features",
+                List.of(Map.of("name", "prefers-color-scheme", "value", "dark"))));
+        String dark = (String) browser.script("return getComputedStyle(document.body).backgroundColor");
+        assertThat(dark).isNotEqualTo(light);
+        assertThat(luminance(dark)).isLessThan(0.1);
+        assertThat(luminance(light)).isGreaterThan(0.8);
+        browser.screenshot("console-playground-dark");
+        browser.driver.executeCdpCommand("Emulation.setEmulatedMedia", Map.of("features",
+                List.of(Map.of("name", "prefers-color-scheme", "value", "light"))));
         assertThat(browser.consoleProblems()).isEmpty();
+    }
+
+    /** Relative brightness (0-1) of a CSS rgb() colour. */
+    static double luminance(String rgb) {
+        String[] parts = rgb.replaceAll("[^0-9,.]", "").split(",");
+        return (0.2126 * Double.parseDouble(parts[0]) + 0.7152 * Double.parseDouble(parts[1])
+                + 0.0722 * Double.parseDouble(parts[2])) / 255;
     }
 
     @Test
