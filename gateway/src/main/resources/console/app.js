@@ -8,6 +8,7 @@ import {ClusterView} from './cluster.js';
 class App {
   constructor() {
     this.keyRequired = false;
+    this.keyDismissed = false; // the prompt was cancelled: wait for the user to ask for it again
     this.playground = new Playground(this);
     this.cluster = new ClusterView($('#view-cluster'));
     this.bind();
@@ -17,16 +18,23 @@ class App {
 
   bind() {
     window.addEventListener('hashchange', () => this.route());
-    onAuthRequired(() => this.askForKey());
+    onAuthRequired(() => this.askForKey(false));
     $('#key-form').addEventListener('submit', e => {
       e.preventDefault();
       const key = $('#key-input').value.trim();
       if (!key) return;
       setApiKey(key, $('#key-remember').checked);
+      this.keyDismissed = false;
       $('#key-dialog').close();
       this.connect();
     });
     $('#key-cancel').addEventListener('click', () => $('#key-dialog').close());
+    $('#key-dialog').addEventListener('cancel', () => {
+      this.keyDismissed = true;
+    });
+    $('#key-cancel').addEventListener('click', () => {
+      this.keyDismissed = true;
+    });
     $('#key-button').addEventListener('click', () => {
       if (apiKey()) {
         setApiKey('', false);
@@ -34,7 +42,7 @@ class App {
         this.updateKeyButton();
         this.connect();
       } else {
-        this.askForKey();
+        this.askForKey(true);
       }
     });
     $('#code-close').addEventListener('click', () => $('#code-dialog').close());
@@ -100,12 +108,13 @@ class App {
     this.updateKeyButton();
   }
 
-  askForKey() {
+  /** Shows the key prompt; a refused request opens it unless the user closed it (the key button always does). */
+  askForKey(asked) {
     this.keyRequired = true;
     this.updateKeyButton();
     this.setStatus('API key needed', 'auth');
     const dialog = $('#key-dialog');
-    if (dialog.open) return;
+    if (dialog.open || (this.keyDismissed && !asked)) return;
     $('#key-error').hidden = !apiKey();
     $('#key-input').value = '';
     setApiKey('', false);

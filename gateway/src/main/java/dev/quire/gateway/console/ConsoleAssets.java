@@ -64,7 +64,8 @@ public final class ConsoleAssets {
             if (e.getKey().equals("index.html")) {
                 String html = new String(bytes, StandardCharsets.UTF_8);
                 if (!html.contains(ASSETS_PLACEHOLDER)) {
-                    throw new IllegalStateException("console/index.html lacks the " + ASSETS_PLACEHOLDER + " placeholder");
+                    throw new IllegalStateException("console/index.html lacks the " + ASSETS_PLACEHOLDER
+                            + " placeholder");
                 }
                 bytes = html.replace(ASSETS_PLACEHOLDER, "/console/" + version).getBytes(StandardCharsets.UTF_8);
                 index = asset(e.getKey(), bytes);

@@ -10,6 +10,7 @@ import dev.quire.gateway.openai.OpenAiDefaults;
 import dev.quire.gateway.openai.OpenAiErrors;
 import dev.quire.scheduler.engine.SamplingOptions;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.Router;
@@ -50,10 +51,13 @@ public final class ConsoleRoutes {
     }
 
     private void mountOn(Router router) {
-        router.get("/").handler(ctx -> send(ctx, assets.index(), "no-cache"));
+        // GET and HEAD (uptime checks); Vert.x sends no body for HEAD.
+        router.route("/").method(HttpMethod.GET).method(HttpMethod.HEAD)
+                .handler(ctx -> send(ctx, assets.index(), "no-cache"));
         // Registered before the files' route, which would otherwise take "settings" for a version.
         router.get("/console/settings").handler(this::settings);
-        router.getWithRegex("/console/(?<version>[0-9a-f]{12})/(?<file>[A-Za-z0-9_-]+\\.[a-z]+)").handler(ctx -> {
+        router.routeWithRegex("/console/(?<version>[0-9a-f]{12})/(?<file>[A-Za-z0-9_-]+\\.[a-z]+)")
+                .method(HttpMethod.GET).method(HttpMethod.HEAD).handler(ctx -> {
             ConsoleAssets.Asset asset = assets.asset(ctx.pathParam("file"));
             if (asset == null) {
                 notFound(ctx);

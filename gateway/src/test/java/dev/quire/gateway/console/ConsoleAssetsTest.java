@@ -61,7 +61,8 @@ class ConsoleAssetsTest {
                 .doesNotContainPattern("(?i)\\son[a-z]+=").doesNotContainPattern("(?i)javascript:");
         Matcher refs = Pattern.compile("(?:src|href)=\"([^\"]*)\"").matcher(html);
         while (refs.find()) {
-            assertThat(refs.group(1)).as("every file from this origin").matches("\\{\\{assets}}/[a-z]+\\.(js|css|svg)|#[a-z]+");
+            assertThat(refs.group(1)).as("every file from this origin")
+                    .matches("\\{\\{assets}}/[a-z]+\\.(js|css|svg)|#[a-z]+");
         }
     }
 
@@ -76,7 +77,8 @@ class ConsoleAssetsTest {
                     "new Function", "DOMParser", "createContextualFragment", "srcdoc")) {
                 assertThat(js).as(f.getKey() + " uses " + sink).doesNotContain(sink);
             }
-            assertThat(js).as(f.getKey() + ": setTimeout with a string").doesNotContainPattern("setTimeout\\(\\s*['\"`]");
+            assertThat(js).as(f.getKey() + ": setTimeout with a string")
+                    .doesNotContainPattern("setTimeout\\(\\s*['\"`]");
             assertThat(js).as(f.getKey() + ": cookies").doesNotContain("document.cookie");
             Matcher imports = Pattern.compile("^import .* from '([^']+)';", Pattern.MULTILINE).matcher(js);
             while (imports.find()) {

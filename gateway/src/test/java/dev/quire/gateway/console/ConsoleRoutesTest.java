@@ -99,6 +99,14 @@ class ConsoleRoutesTest {
         // The page says nothing about this server: no model, no version, no address.
         assertThat(page.body()).doesNotContain("\"m\"").doesNotContain("127.0.0.1");
 
+        java.net.http.HttpResponse<byte[]> head = java.net.http.HttpClient.newHttpClient().send(
+                java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + "/"))
+                        .method("HEAD", java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofByteArray());
+        assertThat(head.statusCode()).isEqualTo(200);
+        assertThat(head.body()).isEmpty();
+        assertThat(head.headers().firstValue("etag")).hasValue(page.header("etag"));
+
         Http.Reply again = Http.get(port, "/", "If-None-Match", page.header("etag"));
         assertThat(again.status()).isEqualTo(304);
         assertThat(again.bytes()).isEmpty();
@@ -118,7 +126,8 @@ class ConsoleRoutesTest {
             assertThat(r.status()).as(path).isEqualTo(200);
             assertSecurityHeaders(r);
             assertThat(r.header("cache-control")).isEqualTo("public, max-age=31536000, immutable");
-            assertThat(r.header("content-type")).as(path).isEqualTo(path.endsWith(".js") ? "text/javascript; charset=utf-8"
+            assertThat(r.header("content-type")).as(path).isEqualTo(path.endsWith(".js")
+                    ? "text/javascript; charset=utf-8"
                     : path.endsWith(".css") ? "text/css; charset=utf-8" : "image/svg+xml");
             assertThat(r.bytes()).isNotEmpty();
         }
@@ -221,7 +230,8 @@ class ConsoleRoutesTest {
         JsonNode stats = r.json();
         assertThat(Http.fields(stats)).isEqualTo("time_ms,uptime_seconds,totals,last_minute,series,now");
         assertThat(stats.get("now").toString()).isEqualTo("{\"in_flight\":0,\"queued\":0,\"models\":{\"m\":"
-                + "{\"running\":0,\"waiting\":0,\"kv_blocks_used\":0,\"kv_blocks_total\":1}},\"running\":0,\"waiting\":0}");
+                + "{\"running\":0,\"waiting\":0,\"kv_blocks_used\":0,\"kv_blocks_total\":1}},"
+                + "\"running\":0,\"waiting\":0}");
         assertThat(stats.get("series").get("requests")).hasSize(60);
         assertThat(r.bytes().length).as("small enough to poll every two seconds").isLessThan(8192);
     }

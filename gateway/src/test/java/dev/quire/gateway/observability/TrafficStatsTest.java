@@ -94,7 +94,8 @@ class TrafficStatsTest {
         JsonNode json = stats.json();
         assertThat(json.get("last_minute").get("requests").asLong()).isZero();
         assertThat(json.get("last_minute").get("ttft_ms").get("p50").isNull()).isTrue();
-        assertThat(json.get("last_minute").get("seconds").asDouble()).as("11 whole intervals and the current half").isEqualTo(57.5);
+        assertThat(json.get("last_minute").get("seconds").asDouble()).as("11 whole intervals and the current half")
+                .isEqualTo(57.5);
         assertThat(json.get("series").get("generation_tokens").get(59 - 13).asLong()).isEqualTo(100);
 
         clock.addAndGet(TimeUnit.MINUTES.toMillis(5));

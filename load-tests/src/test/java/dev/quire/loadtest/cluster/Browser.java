@@ -121,7 +121,8 @@ final class Browser implements AutoCloseable {
             Path shot = screenshot("failed-" + what.replaceAll("[^A-Za-z0-9]+", "-"));
             String page = String.valueOf(script("return document.body.innerText"));
             throw new AssertionError("not within " + seconds + " s: " + what + " (screenshot " + shot + "); the page "
-                    + "read:\n" + page.substring(0, Math.min(page.length(), 3000)) + "\nconsole: " + consoleProblems(), e);
+                    + "read:\n" + page.substring(0, Math.min(page.length(), 3000)) + "\nconsole: "
+                    + consoleProblems(), e);
         }
     }
 

@@ -38,7 +38,8 @@ class ConsoleIT {
     static final String KEY = "console-it-key-" + System.nanoTime();
     static final String MODEL = "stories260K";
     /** Markup a careless page would turn into elements. */
-    static final String PAYLOAD = "<img src=x onerror=\"window.__quirePwned=1\"><b>bold</b><script>window.__quirePwned=2</script>";
+    static final String PAYLOAD = "<img src=x onerror=\"window.__quirePwned=1\"><b>bold</b>"
+            + "<script>window.__quirePwned=2</script>";
 
     QuireProcess serve;
     QuireProcess keyed;
@@ -372,7 +373,8 @@ class ConsoleIT {
         browser.script("const list = JSON.parse(localStorage.getItem('quire.console.conversations.v1'));"
                 + "list.push(JSON.parse(arguments[0]));"
                 + "localStorage.setItem('quire.console.conversations.v1', JSON.stringify(list));"
-                + "localStorage.setItem('quire.console.settings.v1', JSON.stringify({mode: 'chat', conversation: 'x1'}));",
+                + "localStorage.setItem('quire.console.settings.v1',"
+                + " JSON.stringify({mode: 'chat', conversation: 'x1'}));",
                 stored);
         openConsole(base + "/");
         browser.await("the stored conversation", 10, d -> browser.all("#transcript .msg-assistant").size() == 1);
@@ -428,7 +430,8 @@ class ConsoleIT {
     void screenshots() throws Exception {
         // Some traffic for the charts, then the views as a person sees them.
         for (int i = 0; i < 6; i++) {
-            api("/v1/completions", json().put("model", MODEL).put("prompt", "The little dog " + i).put("max_tokens", 64));
+            api("/v1/completions", json().put("model", MODEL).put("prompt", "The little dog " + i)
+                    .put("max_tokens", 64));
         }
         browser.find("#tab-cluster").click();
         browser.await("the cluster view", 15, d -> browser.all("#workers-table tr[data-worker-id]").size() == 1);
@@ -476,6 +479,16 @@ class ConsoleIT {
         browser.open(keyedBase + "/");
         browser.await("the key prompt", 15, d -> browser.find("#key-dialog").isDisplayed());
         assertThat(browser.text("#server-status")).isEqualTo("API key needed");
+        // Cancelled, the prompt stays closed while the cluster view keeps being refused; the key button reopens it.
+        browser.find("#key-cancel").click();
+        browser.find("#tab-cluster").click();
+        browser.await("the cluster view saying it needs a key", 10,
+                d -> browser.find("#cluster-error").isDisplayed());
+        assertThat(browser.text("#cluster-error")).contains("API key");
+        Thread.sleep(4500); // two refreshes, both refused
+        assertThat(browser.find("#key-dialog").isDisplayed()).isFalse();
+        browser.find("#key-button").click();
+        browser.await("the key prompt from the button", 5, d -> browser.find("#key-dialog").isDisplayed());
         browser.find("#key-input").sendKeys("wrong-key", Keys.ENTER);
         browser.await("the key prompt again, saying the key was refused", 15,
                 d -> browser.find("#key-dialog").isDisplayed() && browser.find("#key-error").isDisplayed());
@@ -486,7 +499,10 @@ class ConsoleIT {
         assertThat(browser.script("return sessionStorage.getItem('quire.console.apiKey')")).isEqualTo(KEY);
         assertThat(browser.script("return localStorage.getItem('quire.console.apiKey')")).isNull();
         assertThat(browser.script("return document.cookie")).isEqualTo("");
+        browser.await("the cluster view with the key", 15,
+                d -> browser.all("#workers-table tr[data-worker-id]").size() == 1);
 
+        browser.find("#tab-playground").click();
         newChat();
         sampling(Map.of("temperature", "0", "max_tokens", "12"));
         String answer = chat("Once upon a time");
