@@ -55,14 +55,18 @@ final class Browser implements AutoCloseable {
      * Skips the calling test class when the browser is missing on a developer's machine; with
      * {@code CI=true} a missing browser is a failure, so CI never passes without running these tests.
      */
-    static void assumeInstalled() {
+    static void assumeInstalled(Class<?> tests) {
         boolean installed = Files.isExecutable(DRIVER) && Files.isExecutable(CHROMIUM);
         if (!installed && "true".equalsIgnoreCase(System.getenv("CI"))) {
             throw new AssertionError("CI=true but " + CHROMIUM + " or " + DRIVER + " is missing: .ci/run installs "
                     + "them with 'apt-get install -y chromium chromium-driver'");
         }
-        Assumptions.assumeTrue(installed, "browser tests skipped: no " + CHROMIUM + " or " + DRIVER
-                + " (apt-get install chromium chromium-driver)");
+        if (!installed) {
+            String reason = tests.getSimpleName() + " skipped: no " + CHROMIUM + " or " + DRIVER
+                    + " (apt-get install chromium chromium-driver)";
+            System.out.println(reason);
+            Assumptions.abort(reason);
+        }
     }
 
     Browser(int width, int height) {

@@ -34,7 +34,7 @@ class ConsoleClusterIT {
 
     @BeforeAll
     void start() throws Exception {
-        Browser.assumeInstalled();
+        Browser.assumeInstalled(ConsoleClusterIT.class);
         int clusterPort = QuireProcess.freePort();
         int http = QuireProcess.freePort();
         base = "http://127.0.0.1:" + http;

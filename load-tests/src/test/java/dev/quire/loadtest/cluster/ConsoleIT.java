@@ -50,7 +50,7 @@ class ConsoleIT {
 
     @BeforeAll
     void start() throws Exception {
-        Browser.assumeInstalled();
+        Browser.assumeInstalled(ConsoleIT.class);
         grpcPort = QuireProcess.freePort();
         int http = QuireProcess.freePort();
         int keyedHttp = QuireProcess.freePort();
