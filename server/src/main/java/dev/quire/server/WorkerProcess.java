@@ -46,7 +46,8 @@ public final class WorkerProcess implements AutoCloseable {
      *                    whose every step takes this long (see {@link SimulatedEngine})
      */
     public record Options(Path modelDir, String modelName, EngineConfig engine, int port, int metricsPort,
-                          ClusterSettings cluster, ClusterSecret secret, Duration simulatedStepTime) {
+                          ClusterSettings cluster, ClusterSecret secret, Duration simulatedStepTime,
+                          Duration orphanGrace) {
     }
 
     private final WorkerEngine engine;
@@ -94,7 +95,7 @@ public final class WorkerProcess implements AutoCloseable {
             String host = options.cluster().host();
             // The member id is the worker id; it is known once the member started, but the data plane
             // must listen first so that the record it publishes is usable at once.
-            WorkerService service = new WorkerService(vertx, engine, options.secret(), null, null);
+            WorkerService service = new WorkerService(vertx, engine, options.secret(), null, null, options.orphanGrace());
             GrpcServer grpc = GrpcServer.server(vertx);
             grpc.addService(service);
             HttpServerOptions http = new HttpServerOptions().setHost(host).setPort(options.port());

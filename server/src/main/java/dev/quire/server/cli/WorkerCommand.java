@@ -55,6 +55,11 @@ public final class WorkerCommand implements Callable<Integer> {
                     + "takes seconds) (default: ${DEFAULT-VALUE}).")
     DrainMode drainMode;
 
+    @Option(names = "--orphan-grace", defaultValue = "30s", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "How long a generation whose gateway died runs on, waiting for another gateway to take it "
+                    + "over (a client retrying with the same request_id); then it is aborted (default: ${DEFAULT-VALUE}).")
+    Duration orphanGrace;
+
     /** What a drain does with the requests in flight. */
     enum DrainMode { finish, migrate }
 
@@ -72,7 +77,7 @@ public final class WorkerCommand implements Callable<Integer> {
         logging.apply();
         WorkerProcess worker = WorkerProcess.start(new WorkerProcess.Options(engine.modelDir(), engine.modelName(),
                 engine.engineConfig(), port, metricsPort, cluster.settings(true), cluster.secret(),
-                simulateStepTime));
+                simulateStepTime, orphanGrace));
         ProcessLifecycle.awaitTermination(() -> worker.drainAndClose(drainTimeout, drainMode == DrainMode.migrate));
         return 0;
     }
