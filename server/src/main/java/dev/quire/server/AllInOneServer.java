@@ -1,6 +1,8 @@
 package dev.quire.server;
 
 import dev.quire.gateway.ClusterGateway;
+import dev.quire.gateway.ledger.GatewayLedger;
+import dev.quire.gateway.ledger.LedgerSettings;
 import dev.quire.gateway.GatewayServer;
 import dev.quire.gateway.cluster.ClusterStatus;
 import dev.quire.scheduler.cluster.WorkerDirectory;
@@ -45,25 +47,26 @@ public final class AllInOneServer implements AutoCloseable {
      * @param keys        accepted API keys
      * @param limits      admission bounds
      * @param logContent  whether the access log may contain prompt and output text
+     * @param ledger      how the request ledger is used (kept results, ALREADY_EXISTS across retries)
      */
     public record Options(Path modelDir, String modelName, String host, int grpcPort, int httpPort,
                           EngineConfig engine, String clusterName, ApiKeys keys, AdmissionLimits limits,
-                          boolean logContent) {
+                          boolean logContent, LedgerSettings ledger) {
 
         /** Loopback, free ports, no keys, default limits: for tests and embedding. */
         public static Options local(Path modelDir, EngineConfig engine) {
             return new Options(modelDir, null, "127.0.0.1", 0, 0, engine, "quire-" + java.util.UUID.randomUUID(),
-                    ApiKeys.none(), AdmissionLimits.defaults(), false);
+                    ApiKeys.none(), AdmissionLimits.defaults(), false, LedgerSettings.DEFAULTS);
         }
 
         public Options withKeys(ApiKeys k) {
             return new Options(modelDir, modelName, host, grpcPort, httpPort, engine, clusterName, k, limits,
-                    logContent);
+                    logContent, ledger);
         }
 
         public Options withLimits(AdmissionLimits l) {
             return new Options(modelDir, modelName, host, grpcPort, httpPort, engine, clusterName, keys, l,
-                    logContent);
+                    logContent, ledger);
         }
     }
 
@@ -114,6 +117,10 @@ public final class AllInOneServer implements AutoCloseable {
             member = ClusterMember.start(ClusterSettings.standalone(options.clusterName()), Map.of(
                     ClusterStatus.GRPC_ATTRIBUTE, options.host() + ":" + gateway.grpcPort(),
                     ClusterStatus.HTTP_ATTRIBUTE, options.host() + ":" + gateway.httpPort()));
+            if (options.ledger().enabled()) {
+                dispatcher.useLedger(new GatewayLedger(vertx, member, options.ledger().resultTtl(),
+                        LedgerSettings.VERDICT_TIMEOUT));
+            }
             WorkerRegistry registry = new WorkerRegistry(member);
             WorkerDirectory directory = new WorkerDirectory(member, registry, ClusterGateway.STALE_AFTER);
             status[0] = new ClusterStatus(member, directory);

@@ -56,7 +56,8 @@ public final class GatewayCommand implements Callable<Integer> {
         logging.apply();
         ClusterGateway server = ClusterGateway.start(new ClusterGateway.Options(gateway.host, gateway.grpcPort,
                 gateway.httpPort, gateway.keys(), gateway.limits(), gateway.logRequestContent,
-                cluster.settings(false), cluster.secret(), placement, balanceThreshold, workerQueueLimit));
+                cluster.settings(false), cluster.secret(), placement, balanceThreshold, workerQueueLimit,
+                gateway.ledgerSettings()));
         ProcessLifecycle.awaitTermination(() -> server.drainAndClose(gateway.drainTimeout));
         return 0;
     }

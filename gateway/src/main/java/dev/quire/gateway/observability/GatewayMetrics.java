@@ -35,6 +35,7 @@ public final class GatewayMetrics {
     private final Map<String, Counter> placements = new ConcurrentHashMap<>();
     private final Map<String, Counter> retries = new ConcurrentHashMap<>();
     private final Map<String, Counter> migrations = new ConcurrentHashMap<>();
+    private final Map<String, Counter> ledger = new ConcurrentHashMap<>();
 
     public GatewayMetrics() {
         promptTokens = Counter.builder("quire.prompt_tokens").description("Prompt tokens processed")
@@ -122,6 +123,22 @@ public final class GatewayMetrics {
     public void recordFailure(String kind) {
         failures.computeIfAbsent(kind, k -> Counter.builder("quire.request_failure").tag("kind", k)
                 .description("Requests refused or failed, by kind").register(registry)).increment();
+    }
+
+    /** A retried request id whose gateway died: this gateway took the request over. */
+    public void recordTakeOver() {
+        ledgerEvent("take_over");
+    }
+
+    /** A retried request id that had finished: its kept result was sent again. */
+    public void recordResultReplay() {
+        ledgerEvent("result_replay");
+    }
+
+    private void ledgerEvent(String what) {
+        ledger.computeIfAbsent(what, k -> Counter.builder("quire.request_recoveries").tag("kind", k)
+                .description("Retried request ids answered from the request ledger, by kind").register(registry))
+                .increment();
     }
 
     /** The Prometheus text exposition of every metric. */
