@@ -35,6 +35,8 @@ final class EventStream implements GenerationListener {
     /** How the gateway went away, once it did: true for a cancel, false for a lost connection. */
     private Boolean goneCancelled;
     private Gone gone;
+    /** Runs once when nothing more will be written or told. */
+    private Runnable whenDone = () -> { };
 
     /** How the gateway's side of the stream ended before its last event. */
     interface Gone {
@@ -129,6 +131,17 @@ final class EventStream implements GenerationListener {
         });
     }
 
+    /** Runs {@code action} once when the stream is over (its last event written, or its gateway gone). Context only. */
+    void whenDone(Runnable action) {
+        whenDone = action;
+    }
+
+    private void done() {
+        Runnable r = whenDone;
+        whenDone = () -> { };
+        r.run();
+    }
+
     /** Tells {@code handler} how the gateway went away, if it does (or already did). */
     void onGone(Gone handler) {
         context.runOnContext(v -> {
@@ -149,6 +162,12 @@ final class EventStream implements GenerationListener {
         ended = true;
         pending = null;
         tellGone();
+        done();
+    }
+
+    /** The connection carrying the stream closed (the gateway died): from any thread. */
+    void connectionLost() {
+        context.runOnContext(v -> gatewayGone(false));
     }
 
     private void tellGone() {
@@ -170,6 +189,7 @@ final class EventStream implements GenerationListener {
         }
         ended = true;
         finished = true;
+        done();
         try {
             response.end(last);
         } catch (IllegalStateException e) {

@@ -52,6 +52,8 @@ final class Generation implements GenerationListener {
     private boolean abandoned;
     private boolean gone;
     private long graceTimer = -1;
+    /** No gateway streams it now (read from other threads). */
+    private volatile boolean orphaned;
 
     Generation(Context context, String requestId, Duration grace, Lifecycle lifecycle) {
         this.context = context;
@@ -141,6 +143,7 @@ final class Generation implements GenerationListener {
             context.owner().cancelTimer(graceTimer);
             graceTimer = -1;
         }
+        orphaned = false;
         if (scheduled) {
             to.onScheduled();
         }
@@ -200,9 +203,15 @@ final class Generation implements GenerationListener {
         }
     }
 
+    /** Whether no gateway streams it now: its gateway was lost and nobody attached yet. */
+    boolean isOrphaned() {
+        return orphaned;
+    }
+
     /** The gateway was lost: run on, and wait for another to attach, up to the grace period. */
     private void orphan() {
         stream = null;
+        orphaned = true;
         graceTimer = context.owner().setTimer(graceMillis, t -> {
             graceTimer = -1;
             if (stream == null && !gone) {

@@ -17,6 +17,7 @@ import dev.quire.scheduler.engine.InferenceEngine;
 import dev.quire.scheduler.engine.RequestHandle;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpConnection;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.ServiceName;
 import io.vertx.grpc.server.GrpcServer;
@@ -27,6 +28,7 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
@@ -48,6 +50,8 @@ public final class WorkerService implements Service {
     private volatile boolean draining;
     private final Duration orphanGrace;
     private final AtomicInteger active = new AtomicInteger();
+    /** Open streams by the gateway connection carrying them. */
+    private final Map<HttpConnection, Set<EventStream>> connections = new ConcurrentHashMap<>();
     /** Generations by request id, from submission until nothing can attach to them any more. */
     private final Map<String, Generation> generations = new ConcurrentHashMap<>();
     private final Generation.Lifecycle lifecycle = new Generation.Lifecycle() {
@@ -192,7 +196,16 @@ public final class WorkerService implements Service {
                 return;
             }
             Generation generation = new Generation(context, req.getRequestId(), orphanGrace, lifecycle);
-            if (generations.putIfAbsent(req.getRequestId(), generation) != null) {
+            Generation previous = generations.putIfAbsent(req.getRequestId(), generation);
+            if (previous != null && previous.isOrphaned()) {
+                // Its gateway died and the client started over under the same id without taking it over
+                // (no ledger): the gateway runs it on another worker.
+                events.end(GenerateEvent.newBuilder().setFailure(WorkerWire.failure(Failure.Kind.UNAVAILABLE, null,
+                        "worker " + workerId + " holds an orphaned generation under request_id '"
+                                + req.getRequestId() + "'")).build());
+                return;
+            }
+            if (previous != null) {
                 events.end(GenerateEvent.newBuilder().setFailure(WorkerWire.failure(Failure.Kind.INVALID_ARGUMENT,
                         "request_id", "request_id: '" + req.getRequestId() + "' is already running on this worker"))
                         .build());
@@ -235,12 +248,26 @@ public final class WorkerService implements Service {
 
     /**
      * The events of one call. A reset from the gateway is a cancel (its client hung up); a call lost
-     * with its connection leaves the generation orphaned (the gateway died).
+     * with its connection leaves the generation orphaned (the gateway died): a closed connection
+     * resets none of its streams, so each connection's open streams are told when it closes.
      */
     private EventStream stream(GrpcServerRequest<?, GenerateEvent> call, String requestId) {
         EventStream events = new EventStream(vertx.getOrCreateContext(), call.response(), requestId);
         call.errorHandler(error -> events.gatewayGone(true));
         call.exceptionHandler(error -> events.gatewayGone(false));
+        HttpConnection connection = call.connection();
+        Set<EventStream> open = connections.computeIfAbsent(connection, c -> {
+            Set<EventStream> streams = ConcurrentHashMap.newKeySet();
+            c.closeHandler(v -> {
+                Set<EventStream> lost = connections.remove(c);
+                if (lost != null) {
+                    lost.forEach(EventStream::connectionLost);
+                }
+            });
+            return streams;
+        });
+        open.add(events);
+        events.whenDone(() -> open.remove(events));
         return events;
     }
 }
