@@ -64,20 +64,25 @@ class GatewayFailoverIT {
     @BeforeAll
     void startCluster() throws Exception {
         clusterPort = QuireProcess.freePort();
-        a = startGateway("gateway-a");
-        b = startGateway("gateway-b");
+        a = startGateway("gateway-a", 0);
+        b = startGateway("gateway-b", 1);
         worker1 = startWorker("worker-1");
         worker2 = startWorker("worker-2");
         ClusterClient.await("2 ready workers seen by both gateways", 180,
                 () -> readyWorkers(a) == 2 && readyWorkers(b) == 2);
     }
 
-    Gateway startGateway(String name) throws Exception {
+    /** The members every process may join: the gateways' cluster ports (any live one admits a newcomer). */
+    String joinList() {
+        return "127.0.0.1:" + clusterPort + ",127.0.0.1:" + (clusterPort + 1) + ",127.0.0.1:" + (clusterPort + 2);
+    }
+
+    Gateway startGateway(String name, int index) throws Exception {
         int grpc = QuireProcess.freePort();
         int http = QuireProcess.freePort();
         QuireProcess p = track(QuireProcess.start(name, ENV, "gateway", "--host", "127.0.0.1", "--grpc-port",
-                "" + grpc, "--http-port", "" + http, "--cluster-port", "" + clusterPort, "--join",
-                "127.0.0.1:" + clusterPort, "--cluster-name", "failover-" + SECRET));
+                "" + grpc, "--http-port", "" + http, "--cluster-port", "" + (clusterPort + index), "--join",
+                joinList(), "--cluster-name", "failover-" + SECRET));
         p.awaitLog("Gateway listening", 120);
         ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", grpc).usePlaintext().build();
         channels.add(channel);
@@ -85,7 +90,7 @@ class GatewayFailoverIT {
     }
 
     QuireProcess startWorker(String name) throws IOException {
-        return track(QuireProcess.start(name, ENV, "worker", "--join", "127.0.0.1:" + clusterPort, "--cluster-name",
+        return track(QuireProcess.start(name, ENV, "worker", "--join", joinList(), "--cluster-name",
                 "failover-" + SECRET, "--cluster-port", "" + (clusterPort + 100), "--kv-cache-bytes", "64m"));
     }
 
@@ -160,9 +165,15 @@ class GatewayFailoverIT {
         return s;
     }
 
+    /** Runs a stream to its end; a failed call throws its gRPC status. */
     static ClusterClient.Output run(ManagedChannel channel, GenerateRequest req) throws Exception {
         Stream s = start(channel, req);
-        FinishReason f = s.done.get(180, TimeUnit.SECONDS);
+        FinishReason f;
+        try {
+            f = s.done.get(180, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw e.getCause() instanceof Exception cause ? cause : e;
+        }
         return new ClusterClient.Output(List.copyOf(s.tokens), f, 0);
     }
 
@@ -190,7 +201,8 @@ class GatewayFailoverIT {
         }
         List<ClusterClient.Output> out = new ArrayList<>();
         for (Stream s : streams) {
-            out.add(new ClusterClient.Output(List.copyOf(s.tokens), s.done.get(180, TimeUnit.SECONDS), 0));
+            FinishReason f = s.done.get(180, TimeUnit.SECONDS);
+            out.add(new ClusterClient.Output(List.copyOf(s.tokens), f, 0));
         }
         return out;
     }
@@ -224,12 +236,14 @@ class GatewayFailoverIT {
         }
 
         // Finished: asked again on either gateway, the kept result comes back whole; nothing runs again.
+        Thread.sleep(1000); // the workers' records (refreshed every 250 ms) count every completion so far
         long completed = workersCompleted();
         double prefill = workersSum("quire_prefix_cache_queries_total");
         ClusterClient.Output again = run(b.channel(), request("busy-1", 0, false, 400));
         assertThat(again.tokens()).isEqualTo(List.copyOf(first.tokens));
         assertThat(again.finish()).isEqualTo(FinishReason.LENGTH);
         assertThat(run(a.channel(), request("busy-1", 0, false, 400)).tokens()).isEqualTo(List.copyOf(first.tokens));
+        Thread.sleep(1000);
         assertThat(workersCompleted()).isEqualTo(completed);
         assertThat(workersSum("quire_prefix_cache_queries_total")).isEqualTo(prefill);
 
@@ -314,7 +328,7 @@ class GatewayFailoverIT {
     @Test
     @Order(3)
     void aGatewayAndAWorkerKilledTogetherStillLoseNothing() throws Exception {
-        Gateway c = startGateway("gateway-c");
+        Gateway c = startGateway("gateway-c", 2);
         ClusterClient.await("gateway c sees both workers", 60, () -> readyWorkers(c) == 2);
         List<ClusterClient.Output> greedy = expected(false, "g2");
         List<Stream> first = new ArrayList<>();
