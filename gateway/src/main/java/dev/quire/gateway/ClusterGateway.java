@@ -168,6 +168,9 @@ public final class ClusterGateway implements AutoCloseable {
         pool.close();
         directory.close();
         registry.close();
+        if (dispatcher.ledger() != null) {
+            dispatcher.ledger().close();
+        }
         vertx.close().await(10, TimeUnit.SECONDS);
         member.close();
     }

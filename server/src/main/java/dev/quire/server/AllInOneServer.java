@@ -189,6 +189,9 @@ public final class AllInOneServer implements AutoCloseable {
         presence.close();
         directory.close();
         registry.close();
+        if (dispatcher.ledger() != null) {
+            dispatcher.ledger().close();
+        }
         vertx.close().await(10, TimeUnit.SECONDS);
         member.close();
     }

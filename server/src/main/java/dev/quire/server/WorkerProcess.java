@@ -72,6 +72,13 @@ public final class WorkerProcess implements AutoCloseable {
         this.registry = registry;
         this.presence = presence;
         this.address = address;
+        service.onDrainRequest(migrate -> {
+            remoteDrainMigrates = migrate;
+            Runnable action = onRemoteDrain;
+            Thread t = new Thread(action, "quire-remote-drain");
+            t.setDaemon(true);
+            t.start();
+        });
     }
 
     public static WorkerProcess start(Options options) throws Exception {
@@ -151,6 +158,28 @@ public final class WorkerProcess implements AutoCloseable {
      */
     public void drainAndClose(Duration timeout) throws Exception {
         drainAndClose(timeout, false);
+    }
+
+    /** Whether a drain asked over the data plane said to migrate; null when none was asked. */
+    private volatile Boolean remoteDrainMigrates;
+    /** How this process stops when an operator drains it remotely (the command: exit, running its drain). */
+    private volatile Runnable onRemoteDrain = () -> {
+        try {
+            drainAndClose(Duration.ofSeconds(30), Boolean.TRUE.equals(remoteDrainMigrates));
+        } catch (Exception e) {
+            LOG.error("Remote drain failed", e);
+        }
+    };
+
+    /** Sets what a drain asked over the data plane ({@code quire cluster drain}) does. */
+    public void onRemoteDrain(Runnable action) {
+        this.onRemoteDrain = action;
+    }
+
+    /** The drain mode to use: the one a remote drain asked for, else {@code configured}. */
+    public boolean drainMigrates(boolean configured) {
+        Boolean asked = remoteDrainMigrates;
+        return asked != null ? asked : configured;
     }
 
     /**

@@ -50,7 +50,13 @@ public final class GatewayLedger implements AutoCloseable {
     private final Duration verdictTimeout;
     private final Set<LedgerRecorder> recorders = ConcurrentHashMap.newKeySet();
     private final long flushTimer;
-    private final long beatTimer;
+    /** The heartbeat has a thread of its own: a busy event loop must not make a live gateway look dead. */
+    private final java.util.concurrent.ScheduledExecutorService beater =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "quire-ledger-heartbeat");
+                t.setDaemon(true);
+                return t;
+            });
     private long beat;
 
     /** What a claim found. */
@@ -75,12 +81,16 @@ public final class GatewayLedger implements AutoCloseable {
         this.resultTtl = resultTtl;
         this.verdictTimeout = verdictTimeout;
         this.flushTimer = vertx.setPeriodic(FLUSH_MILLIS, t -> recorders.forEach(LedgerRecorder::flush));
-        this.beatTimer = vertx.setPeriodic(BEAT_MILLIS, t -> beat());
         beat();
+        beater.scheduleAtFixedRate(this::beat, BEAT_MILLIS, BEAT_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     private void beat() {
-        beats.setAsync(ledger.memberId(), ++beat, 30, TimeUnit.SECONDS);
+        try {
+            beats.setAsync(ledger.memberId(), ++beat, 30, TimeUnit.SECONDS);
+        } catch (RuntimeException e) {
+            // The member is shutting down.
+        }
     }
 
     public String memberId() {
@@ -199,7 +209,7 @@ public final class GatewayLedger implements AutoCloseable {
     @Override
     public void close() {
         vertx.cancelTimer(flushTimer);
-        vertx.cancelTimer(beatTimer);
+        beater.shutdownNow();
         recorders.forEach(LedgerRecorder::flush);
     }
 }

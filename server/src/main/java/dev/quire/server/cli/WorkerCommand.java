@@ -22,8 +22,9 @@ import java.util.concurrent.Callable;
                 "Every option can also be set in a YAML file (--config) or as an environment variable "
                         + "(QUIRE_CLUSTER_SECRET=...), as for quire serve.",
                 ""},
-        footer = {"", "On SIGTERM the worker stops taking requests at once (gateways place new ones elsewhere), lets "
-                + "running ones finish for up to --drain-timeout, then leaves the cluster and exits."})
+        footer = {"", "On SIGTERM (or `quire cluster drain`) the worker stops taking requests at once (gateways "
+                + "place new ones elsewhere), lets running ones finish for up to --drain-timeout (or migrates them), "
+                + "then leaves the cluster and exits."})
 public final class WorkerCommand implements Callable<Integer> {
 
     @Option(names = "--config", paramLabel = "FILE", description = "YAML file with option values.")
@@ -78,7 +79,10 @@ public final class WorkerCommand implements Callable<Integer> {
         WorkerProcess worker = WorkerProcess.start(new WorkerProcess.Options(engine.modelDir(), engine.modelName(),
                 engine.engineConfig(), port, metricsPort, cluster.settings(true), cluster.secret(),
                 simulateStepTime, orphanGrace));
-        ProcessLifecycle.awaitTermination(() -> worker.drainAndClose(drainTimeout, drainMode == DrainMode.migrate));
+        // `quire cluster drain` stops the process as SIGTERM does, with the mode it asked for.
+        worker.onRemoteDrain(() -> System.exit(0));
+        ProcessLifecycle.awaitTermination(() -> worker.drainAndClose(drainTimeout,
+                worker.drainMigrates(drainMode == DrainMode.migrate)));
         return 0;
     }
 }

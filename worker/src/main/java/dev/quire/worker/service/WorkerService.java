@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.Descriptors;
 import dev.quire.proto.internal.v1.AttachRequest;
 import dev.quire.proto.internal.v1.DetokenizeResponse;
+import dev.quire.proto.internal.v1.DrainResponse;
 import dev.quire.proto.internal.v1.Failure;
 import dev.quire.proto.internal.v1.GenerateEvent;
 import dev.quire.proto.internal.v1.GenerateRequest;
@@ -98,6 +99,16 @@ public final class WorkerService implements Service {
         this.workerId = workerId;
     }
 
+    private volatile java.util.function.Consumer<Boolean> drainRequests = migrate -> { };
+
+    /**
+     * What to do when an operator asks this worker to drain over the data plane ({@code quire
+     * cluster drain}); the argument says whether to migrate. The process drains and exits, as on SIGTERM.
+     */
+    public void onDrainRequest(java.util.function.Consumer<Boolean> action) {
+        this.drainRequests = action;
+    }
+
     /** New generations are refused with UNAVAILABLE from now on (gateways retry them elsewhere). */
     public void startDraining() {
         draining = true;
@@ -154,6 +165,12 @@ public final class WorkerService implements Service {
         }));
         server.callHandler(WorkerGrpcService.Generate, this::generate);
         server.callHandler(WorkerGrpcService.Attach, this::attach);
+        server.callHandler(WorkerGrpcService.Drain, call -> unary(call, req -> {
+            LOG.info("Drain requested over the data plane from {} ({})", call.connection().remoteAddress(),
+                    req.getMigrate() ? "migrate" : "finish");
+            call.response().end(DrainResponse.newBuilder().setInFlight(active.get()).setWorkerId(workerId).build());
+            drainRequests.accept(req.getMigrate());
+        }));
     }
 
     private boolean authorized(GrpcServerRequest<?, ?> call) {
