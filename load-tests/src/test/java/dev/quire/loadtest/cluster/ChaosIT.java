@@ -57,6 +57,7 @@ class ChaosIT {
             startWorker();
         }
         ClusterClient.await(WORKERS + " ready workers", 180, () -> readyWorkers() == WORKERS);
+        client.awaitModel(60);
     }
 
     void startWorker() throws IOException {

@@ -150,6 +150,17 @@ final class ClusterClient implements AutoCloseable {
         return null;
     }
 
+    /** Waits until this gateway serves a model (its workers described it), not only lists workers. */
+    void awaitModel(long seconds) throws InterruptedException {
+        await("the gateway serving a model", seconds, () -> {
+            try {
+                return getJson("/v1/models").get("data").size() > 0;
+            } catch (Exception e) {
+                return false;
+            }
+        });
+    }
+
     static void await(String what, long seconds, BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         while (!condition.getAsBoolean()) {

@@ -70,6 +70,8 @@ class GatewayFailoverIT {
         worker2 = startWorker("worker-2");
         ClusterClient.await("2 ready workers seen by both gateways", 180,
                 () -> readyWorkers(a) == 2 && readyWorkers(b) == 2);
+        a.client().awaitModel(60);
+        b.client().awaitModel(60);
     }
 
     /** The members every process may join: the gateways' cluster ports (any live one admits a newcomer). */
@@ -331,6 +333,7 @@ class GatewayFailoverIT {
     void aGatewayAndAWorkerKilledTogetherStillLoseNothing() throws Exception {
         Gateway c = startGateway("gateway-c", 2);
         ClusterClient.await("gateway c sees both workers", 60, () -> readyWorkers(c) == 2);
+        c.client().awaitModel(60);
         List<ClusterClient.Output> greedy = expected(false, "g2");
         List<Stream> first = new ArrayList<>();
         for (int i = 0; i < STREAMS; i++) {
@@ -350,5 +353,44 @@ class GatewayFailoverIT {
             assertThat(List.copyOf(g.tokens)).as("greedy %d, from its first token", i)
                     .isEqualTo(greedy.get(i).tokens());
         }
+    }
+
+    @Test
+    @Order(4)
+    void quireClusterDrainMigratesAWorkersStreamsAndTheWorkerLeaves() throws Exception {
+        QuireProcess worker3 = startWorker("worker-3");
+        ClusterClient.await("2 ready workers", 120, () -> readyWorkers(b) == 2);
+        List<ClusterClient.Output> greedy = expected(false, "d");
+        String address = null;
+        for (JsonNode w : b.client().getJson("/cluster").get("workers")) {
+            if (!w.get("metrics_address").asText().isEmpty() && worker2.output().contains(w.get("id").asText())) {
+                address = w.get("address").asText();
+            }
+        }
+        assertThat(address).as("worker-2's address in GET /cluster").isNotNull();
+        String victim = address;
+        List<Stream> streams = new ArrayList<>();
+        for (int i = 0; i < STREAMS; i++) {
+            streams.add(start(b.channel(), request("drain-" + i, i, false)));
+        }
+        ClusterClient.await("worker-2 running streams", 60, () -> {
+            try {
+                JsonNode w = b.client().worker(victim);
+                return w != null && w.get("running").asInt() >= 2;
+            } catch (Exception e) {
+                return false;
+            }
+        });
+        QuireProcess drain = track(QuireProcess.start("drain", ENV, "cluster", "drain", victim, "--mode", "migrate",
+                "--gateway", "http://127.0.0.1:" + b.httpPort()));
+        assertThat(drain.awaitExit(60)).isTrue();
+        assertThat(drain.output()).contains("Draining worker").contains("left the cluster");
+        assertThat(worker2.awaitExit(30)).as("the drained worker exits").isTrue();
+        for (int i = 0; i < STREAMS; i++) {
+            Stream g = streams.get(i);
+            assertThat(g.done.get(180, TimeUnit.SECONDS)).isEqualTo(FinishReason.LENGTH);
+            assertThat(List.copyOf(g.tokens)).as("stream %d", i).isEqualTo(greedy.get(i).tokens());
+        }
+        assertThat(worker3.output()).doesNotContain("ERROR");
     }
 }
