@@ -57,7 +57,7 @@ class ChaosIT {
         for (int i = 0; i < WORKERS; i++) {
             startWorker();
         }
-        ClusterClient.await(WORKERS + " ready workers", 180, () -> readyWorkers() == WORKERS);
+        ClusterClient.await(WORKERS + " ready workers", 180, () -> client.readyWorkerIds().size() == WORKERS);
         client.awaitModel(60);
     }
 
@@ -73,32 +73,6 @@ class ChaosIT {
     QuireProcess track(QuireProcess p) {
         processes.add(p);
         return p;
-    }
-
-    long readyWorkers() {
-        try {
-            long n = 0;
-            for (JsonNode w : client.getJson("/cluster").get("workers")) {
-                n += w.get("state").asText().equals("ready") ? 1 : 0;
-            }
-            return n;
-        } catch (Exception e) {
-            return -1;
-        }
-    }
-
-    List<String> readyWorkerIds() {
-        List<String> ids = new ArrayList<>();
-        try {
-            for (JsonNode w : client.getJson("/cluster").get("workers")) {
-                if (w.get("state").asText().equals("ready")) {
-                    ids.add(w.get("id").asText());
-                }
-            }
-        } catch (Exception e) {
-            // no verdict this tick
-        }
-        return ids;
     }
 
     @AfterAll
@@ -160,7 +134,7 @@ class ChaosIT {
                 Thread.sleep(2000 + schedule.nextInt(3000));
                 // Only ready workers are killed, and one always stays: requests wait for a worker, but a
                 // worker still loading its model (slow on a small machine) cannot take them.
-                List<String> ready = readyWorkerIds();
+                List<String> ready = client.readyWorkerIds();
                 QuireProcess victim = null;
                 synchronized (live) {
                     if (ready.size() < 2) {
