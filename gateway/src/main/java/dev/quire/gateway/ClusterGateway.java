@@ -6,6 +6,8 @@ import dev.quire.gateway.admission.ApiKeys;
 import dev.quire.gateway.cluster.ClusterEngine;
 import dev.quire.gateway.cluster.ClusterStatus;
 import dev.quire.gateway.cluster.WorkerPool;
+import dev.quire.gateway.ledger.GatewayLedger;
+import dev.quire.gateway.ledger.LedgerSettings;
 import dev.quire.gateway.observability.AccessLog;
 import dev.quire.gateway.observability.GatewayMetrics;
 import dev.quire.gateway.routing.ModelCatalog;
@@ -47,18 +49,19 @@ public final class ClusterGateway implements AutoCloseable {
      * @param placement        placement policy name
      * @param balanceThreshold cache-aware placement's load threshold
      * @param workerQueueLimit requests waiting on one worker beyond which new ones wait here
+     * @param ledger           how the request ledger is used
      * @param console          whether the HTTP port serves the web console
      */
     public record Options(String host, int grpcPort, int httpPort, ApiKeys keys, AdmissionLimits limits,
                           boolean logContent, ClusterSettings cluster, ClusterSecret secret, String placement,
-                          double balanceThreshold, int workerQueueLimit, boolean console) {
+                          double balanceThreshold, int workerQueueLimit, LedgerSettings ledger, boolean console) {
 
         /** With the web console. */
         public Options(String host, int grpcPort, int httpPort, ApiKeys keys, AdmissionLimits limits,
                        boolean logContent, ClusterSettings cluster, ClusterSecret secret, String placement,
-                       double balanceThreshold, int workerQueueLimit) {
+                       double balanceThreshold, int workerQueueLimit, LedgerSettings ledger) {
             this(host, grpcPort, httpPort, keys, limits, logContent, cluster, secret, placement, balanceThreshold,
-                    workerQueueLimit, true);
+                    workerQueueLimit, ledger, true);
         }
     }
 
@@ -102,6 +105,11 @@ public final class ClusterGateway implements AutoCloseable {
             member = ClusterMember.start(options.cluster(), Map.of(
                     ClusterStatus.GRPC_ATTRIBUTE, host + ":" + server.grpcPort(),
                     ClusterStatus.HTTP_ATTRIBUTE, host + ":" + server.httpPort()));
+            if (options.ledger().enabled()) {
+                // Set before any model is served: until then every request is refused anyway.
+                dispatcher.useLedger(new GatewayLedger(vertx, member, options.ledger().resultTtl(),
+                        LedgerSettings.VERDICT_TIMEOUT));
+            }
             WorkerRegistry registry = new WorkerRegistry(member);
             WorkerDirectory directory = new WorkerDirectory(member, registry, STALE_AFTER);
             status[0] = new ClusterStatus(member, directory);
@@ -169,6 +177,9 @@ public final class ClusterGateway implements AutoCloseable {
         pool.close();
         directory.close();
         registry.close();
+        if (dispatcher.ledger() != null) {
+            dispatcher.ledger().close();
+        }
         vertx.close().await(10, TimeUnit.SECONDS);
         member.close();
     }

@@ -1,6 +1,8 @@
 package dev.quire.server;
 
 import dev.quire.gateway.ClusterGateway;
+import dev.quire.gateway.ledger.GatewayLedger;
+import dev.quire.gateway.ledger.LedgerSettings;
 import dev.quire.gateway.GatewayServer;
 import dev.quire.gateway.cluster.ClusterStatus;
 import dev.quire.scheduler.cluster.WorkerDirectory;
@@ -45,33 +47,35 @@ public final class AllInOneServer implements AutoCloseable {
      * @param keys        accepted API keys
      * @param limits      admission bounds
      * @param logContent  whether the access log may contain prompt and output text
+     * @param ledger      how the request ledger is used (kept results, ALREADY_EXISTS across retries)
      * @param console     whether the HTTP port serves the web console
      */
     public record Options(Path modelDir, String modelName, String host, int grpcPort, int httpPort,
                           EngineConfig engine, String clusterName, ApiKeys keys, AdmissionLimits limits,
-                          boolean logContent, boolean console) {
+                          boolean logContent, LedgerSettings ledger, boolean console) {
 
         /** With the web console. */
         public Options(Path modelDir, String modelName, String host, int grpcPort, int httpPort,
                        EngineConfig engine, String clusterName, ApiKeys keys, AdmissionLimits limits,
-                       boolean logContent) {
-            this(modelDir, modelName, host, grpcPort, httpPort, engine, clusterName, keys, limits, logContent, true);
+                       boolean logContent, LedgerSettings ledger) {
+            this(modelDir, modelName, host, grpcPort, httpPort, engine, clusterName, keys, limits, logContent, ledger,
+                    true);
         }
 
         /** Loopback, free ports, no keys, default limits: for tests and embedding. */
         public static Options local(Path modelDir, EngineConfig engine) {
             return new Options(modelDir, null, "127.0.0.1", 0, 0, engine, "quire-" + java.util.UUID.randomUUID(),
-                    ApiKeys.none(), AdmissionLimits.defaults(), false);
+                    ApiKeys.none(), AdmissionLimits.defaults(), false, LedgerSettings.DEFAULTS);
         }
 
         public Options withKeys(ApiKeys k) {
             return new Options(modelDir, modelName, host, grpcPort, httpPort, engine, clusterName, k, limits,
-                    logContent, console);
+                    logContent, ledger, console);
         }
 
         public Options withLimits(AdmissionLimits l) {
             return new Options(modelDir, modelName, host, grpcPort, httpPort, engine, clusterName, keys, l,
-                    logContent, console);
+                    logContent, ledger, console);
         }
     }
 
@@ -122,6 +126,10 @@ public final class AllInOneServer implements AutoCloseable {
             member = ClusterMember.start(ClusterSettings.standalone(options.clusterName()), Map.of(
                     ClusterStatus.GRPC_ATTRIBUTE, options.host() + ":" + gateway.grpcPort(),
                     ClusterStatus.HTTP_ATTRIBUTE, options.host() + ":" + gateway.httpPort()));
+            if (options.ledger().enabled()) {
+                dispatcher.useLedger(new GatewayLedger(vertx, member, options.ledger().resultTtl(),
+                        LedgerSettings.VERDICT_TIMEOUT));
+            }
             WorkerRegistry registry = new WorkerRegistry(member);
             WorkerDirectory directory = new WorkerDirectory(member, registry, ClusterGateway.STALE_AFTER);
             status[0] = new ClusterStatus(member, directory);
@@ -190,6 +198,9 @@ public final class AllInOneServer implements AutoCloseable {
         presence.close();
         directory.close();
         registry.close();
+        if (dispatcher.ledger() != null) {
+            dispatcher.ledger().close();
+        }
         vertx.close().await(10, TimeUnit.SECONDS);
         member.close();
     }

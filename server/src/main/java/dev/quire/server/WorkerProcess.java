@@ -46,7 +46,8 @@ public final class WorkerProcess implements AutoCloseable {
      *                    whose every step takes this long (see {@link SimulatedEngine})
      */
     public record Options(Path modelDir, String modelName, EngineConfig engine, int port, int metricsPort,
-                          ClusterSettings cluster, ClusterSecret secret, Duration simulatedStepTime) {
+                          ClusterSettings cluster, ClusterSecret secret, Duration simulatedStepTime,
+                          Duration orphanGrace) {
     }
 
     private final WorkerEngine engine;
@@ -71,6 +72,13 @@ public final class WorkerProcess implements AutoCloseable {
         this.registry = registry;
         this.presence = presence;
         this.address = address;
+        service.onDrainRequest(migrate -> {
+            remoteDrainMigrates = migrate;
+            Runnable action = onRemoteDrain;
+            Thread t = new Thread(action, "quire-remote-drain");
+            t.setDaemon(true);
+            t.start();
+        });
     }
 
     public static WorkerProcess start(Options options) throws Exception {
@@ -94,7 +102,7 @@ public final class WorkerProcess implements AutoCloseable {
             String host = options.cluster().host();
             // The member id is the worker id; it is known once the member started, but the data plane
             // must listen first so that the record it publishes is usable at once.
-            WorkerService service = new WorkerService(vertx, engine, options.secret(), null, null);
+            WorkerService service = new WorkerService(vertx, engine, options.secret(), null, null, options.orphanGrace());
             GrpcServer grpc = GrpcServer.server(vertx);
             grpc.addService(service);
             HttpServerOptions http = new HttpServerOptions().setHost(host).setPort(options.port());
@@ -150,6 +158,28 @@ public final class WorkerProcess implements AutoCloseable {
      */
     public void drainAndClose(Duration timeout) throws Exception {
         drainAndClose(timeout, false);
+    }
+
+    /** Whether a drain asked over the data plane said to migrate; null when none was asked. */
+    private volatile Boolean remoteDrainMigrates;
+    /** How this process stops when an operator drains it remotely (the command: exit, running its drain). */
+    private volatile Runnable onRemoteDrain = () -> {
+        try {
+            drainAndClose(Duration.ofSeconds(30), Boolean.TRUE.equals(remoteDrainMigrates));
+        } catch (Exception e) {
+            LOG.error("Remote drain failed", e);
+        }
+    };
+
+    /** Sets what a drain asked over the data plane ({@code quire cluster drain}) does. */
+    public void onRemoteDrain(Runnable action) {
+        this.onRemoteDrain = action;
+    }
+
+    /** The drain mode to use: the one a remote drain asked for, else {@code configured}. */
+    public boolean drainMigrates(boolean configured) {
+        Boolean asked = remoteDrainMigrates;
+        return asked != null ? asked : configured;
     }
 
     /**

@@ -8,6 +8,8 @@ public enum ErrorKind {
     UNAUTHENTICATED(401, GrpcStatus.UNAUTHENTICATED, "authentication_error", "invalid_api_key"),
     /** gRPC keeps INVALID_ARGUMENT for an unknown model: the model name is a request argument. */
     MODEL_NOT_FOUND(404, GrpcStatus.INVALID_ARGUMENT, "invalid_request_error", "model_not_found"),
+    /** A request id in use by a running request (or by another request or caller). */
+    ALREADY_EXISTS(409, GrpcStatus.ALREADY_EXISTS, "invalid_request_error", "request_id_in_use"),
     TOO_LARGE(413, GrpcStatus.RESOURCE_EXHAUSTED, "invalid_request_error", "request_too_large"),
     UNSUPPORTED_MEDIA_TYPE(415, GrpcStatus.INVALID_ARGUMENT, "invalid_request_error", "unsupported_media_type"),
     RATE_LIMITED(429, GrpcStatus.RESOURCE_EXHAUSTED, "rate_limit_error", "rate_limit_exceeded"),

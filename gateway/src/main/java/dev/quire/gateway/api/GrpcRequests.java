@@ -4,6 +4,7 @@ import dev.quire.gateway.admission.ErrorKind;
 import dev.quire.gateway.admission.GatewayException;
 import dev.quire.gateway.admission.PriorityPolicy;
 import dev.quire.gateway.routing.PromptInput;
+import dev.quire.gateway.routing.RequestIds;
 import dev.quire.proto.v1.GenerateRequest;
 import dev.quire.proto.v1.SamplingParams;
 import dev.quire.scheduler.engine.InvalidRequestException;
@@ -20,30 +21,14 @@ import java.util.zip.GZIPInputStream;
 /** Checks a {@code quire.v1} request and turns it into protocol-neutral values. */
 final class GrpcRequests {
     /** Longest request id a client may choose. */
-    static final int MAX_REQUEST_ID_LENGTH = 128;
+    static final int MAX_REQUEST_ID_LENGTH = RequestIds.MAX_LENGTH;
 
     private GrpcRequests() {
     }
 
-    /**
-     * A client-chosen request id: empty (the server then assigns one) or up to
-     * {@link #MAX_REQUEST_ID_LENGTH} characters of {@code [A-Za-z0-9._:-]}. It comes back in every
-     * chunk and goes into logs, so nothing else is accepted.
-     */
+    /** A client-chosen request id: empty (the server then assigns one), else see {@link RequestIds}. */
     static String requestId(String id) {
-        if (id.length() > MAX_REQUEST_ID_LENGTH) {
-            throw invalid("request_id", "must be at most " + MAX_REQUEST_ID_LENGTH + " characters, got " + id.length());
-        }
-        for (int i = 0; i < id.length(); i++) {
-            char c = id.charAt(i);
-            boolean allowed = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-                    || c == '.' || c == '_' || c == ':' || c == '-';
-            if (!allowed) {
-                throw invalid("request_id", String.format("may hold only letters, digits and . _ : -; "
-                        + "character %d is U+%04X", i, (int) c));
-            }
-        }
-        return id;
+        return RequestIds.check(id, "request_id");
     }
 
     /** A request message over the size limit. */

@@ -36,15 +36,8 @@ public final class ClusterOptions {
             description = "Discover members through this headless Service's DNS name (Kubernetes), instead of --join.")
     public String kubernetesServiceDns;
 
-    @Option(names = "--cluster-secret", paramLabel = "SECRET",
-            description = "Shared secret every gateway and worker of the cluster holds (at least 16 characters); "
-                    + "every internal call proves it. Prefer --cluster-secret-file or QUIRE_CLUSTER_SECRET: a flag "
-                    + "is visible in the process list.")
-    public String clusterSecret;
-
-    @Option(names = "--cluster-secret-file", paramLabel = "FILE",
-            description = "File whose first line is the cluster secret.")
-    public Path clusterSecretFile;
+    @picocli.CommandLine.Mixin
+    public ClusterSecretOptions secretOptions = new ClusterSecretOptions();
 
     /**
      * The settings of this member; a worker is a lite member (owns no data, so its loss moves none).
@@ -62,16 +55,6 @@ public final class ClusterOptions {
 
     /** The cluster secret; required: internal endpoints are never open to whoever reaches the port. */
     public ClusterSecret secret() {
-        if (clusterSecret != null && clusterSecretFile != null) {
-            throw new IllegalArgumentException("give --cluster-secret or --cluster-secret-file, not both");
-        }
-        if (clusterSecretFile != null) {
-            return ClusterSecret.fromFile(clusterSecretFile);
-        }
-        if (clusterSecret == null || clusterSecret.isBlank()) {
-            throw new IllegalArgumentException("a cluster secret is required: --cluster-secret-file FILE (or "
-                    + "QUIRE_CLUSTER_SECRET); every gateway and worker of the cluster must hold the same one");
-        }
-        return ClusterSecret.of(clusterSecret);
+        return secretOptions.secret();
     }
 }

@@ -57,7 +57,7 @@ public final class GatewayCommand implements Callable<Integer> {
         ClusterGateway server = ClusterGateway.start(new ClusterGateway.Options(gateway.host, gateway.grpcPort,
                 gateway.httpPort, gateway.keys(), gateway.limits(), gateway.logRequestContent,
                 cluster.settings(false), cluster.secret(), placement, balanceThreshold, workerQueueLimit,
-                !gateway.noConsole));
+                gateway.ledgerSettings(), !gateway.noConsole));
         ProcessLifecycle.awaitTermination(() -> server.drainAndClose(gateway.drainTimeout));
         return 0;
     }

@@ -7,6 +7,7 @@ import dev.quire.gateway.admission.PriorityPolicy;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import dev.quire.gateway.ledger.LedgerSettings;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -124,6 +125,28 @@ public final class GatewayOptions {
             description = "Include prompt and output text in the access log (off by default: it may hold "
                     + "private data).")
     public boolean logRequestContent;
+
+    @Option(names = "--ledger", defaultValue = "on", paramLabel = "on|off",
+            description = "Record every request in the cluster's request ledger, so that a client whose gateway "
+                    + "died retries with the same request_id on another gateway and gets the whole output, and a "
+                    + "finished result can be fetched again for --result-ttl (default: ${DEFAULT-VALUE}).")
+    public Toggle ledger;
+
+    @Option(names = "--result-ttl", defaultValue = "5m", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "How long a finished request's result stays retrievable by its request_id (bounded to "
+                    + "64 MiB per gateway, least recently used evicted first) (default: ${DEFAULT-VALUE}).")
+    public Duration resultTtl;
+
+    /** A feature switch. */
+    public enum Toggle { on, off }
+
+    /** How these options use the request ledger. */
+    public LedgerSettings ledgerSettings() {
+        if (resultTtl.isNegative() || resultTtl.isZero()) {
+            throw new IllegalArgumentException("--result-ttl must be positive");
+        }
+        return new LedgerSettings(ledger == Toggle.on, resultTtl);
+    }
 
     /** The admission bounds these options set. */
     public AdmissionLimits limits() {

@@ -5,6 +5,7 @@ import dev.quire.scheduler.cluster.WorkerDirectory;
 import dev.quire.scheduler.cluster.WorkerRecord;
 import dev.quire.scheduler.engine.EngineUnavailableException;
 import dev.quire.scheduler.engine.FinishReason;
+import dev.quire.scheduler.engine.GeneratedOutput;
 import dev.quire.scheduler.engine.GenerationListener;
 import dev.quire.scheduler.engine.GenerationRequest;
 import dev.quire.scheduler.engine.InferenceEngine;
@@ -175,6 +176,34 @@ public final class ClusterEngine implements InferenceEngine {
         return RequestHandle.of(request.requestId(), p::cancel);
     }
 
+    /**
+     * Takes over a request whose gateway died: first from the worker it ran on, which keeps an
+     * orphaned generation running for a grace period and replays all of it to whoever attaches;
+     * when that worker is gone or no longer holds it, the client gets {@code delivered} again and
+     * the request resumes after it on another worker (the same path as a lost worker's requests).
+     */
+    @Override
+    public RequestHandle resume(GenerationRequest request, String lastWorker, GeneratedOutput delivered,
+                                GenerationListener listener) {
+        request.checkFits(model.maxModelLen(), model.vocabSize());
+        Pending p = new Pending(request, listener, arrivals.incrementAndGet());
+        WorkerClient holder = lastWorker.isEmpty() ? null : pool.client(lastWorker);
+        if (holder != null) {
+            p.attachFirst(delivered);
+            p.start(holder);
+            return RequestHandle.of(request.requestId(), p::cancel);
+        }
+        if (!p.replay(delivered)) {
+            return RequestHandle.of(request.requestId(), () -> { });
+        }
+        if (!tryPlace(p)) {
+            synchronized (queue) {
+                queue.add(p);
+            }
+        }
+        return RequestHandle.of(request.requestId(), p::cancel);
+    }
+
     /** Places queued requests, in order, while some worker has room. */
     private void pump() {
         while (true) {
@@ -274,12 +303,53 @@ public final class ClusterEngine implements InferenceEngine {
         private int attempts;
         /** Set when a request that lost its worker waits in the queue: by then it must be placed. */
         private long requeueDeadline;
+        /**
+         * A take-over's first attempt attaches to the generation on its worker instead of starting
+         * one; {@code recorded} (the ledger's output) is the fallback should that fail.
+         */
+        private boolean attach;
+        private GeneratedOutput recorded;
 
         Pending(GenerationRequest request, GenerationListener listener, long arrival) {
             this.original = request;
             this.request = request;
             this.listener = listener;
             this.arrival = arrival;
+        }
+
+        void attachFirst(GeneratedOutput ledgerOutput) {
+            attach = true;
+            recorded = ledgerOutput;
+        }
+
+        /**
+         * Delivers output recorded elsewhere as this request's own, and continues after it.
+         *
+         * @return false when that output already ends the request (it was finished here)
+         */
+        boolean replay(GeneratedOutput output) {
+            boolean first;
+            synchronized (this) {
+                first = !scheduled;
+                scheduled = true;
+            }
+            if (first) {
+                listener.onScheduled();
+            }
+            if (output.size() == 0) {
+                return true;
+            }
+            onTokens(output.tokenIds(), output.text(), output.logprobs());
+            FinishReason ended = original.endedBy(output.tokenIds(), model.maxModelLen());
+            synchronized (this) {
+                request = original.resumedWith(output.tokenIds());
+                if (ended == null) {
+                    return true;
+                }
+                over = true;
+            }
+            listener.onFinish(ended, original.promptTokenIds().length, output.size());
+            return false;
         }
 
         synchronized boolean requeueExpired() {
@@ -307,6 +377,7 @@ public final class ClusterEngine implements InferenceEngine {
 
         void start(WorkerClient client) {
             GenerationRequest toSend;
+            boolean attaching;
             synchronized (this) {
                 if (over) {
                     return;
@@ -318,8 +389,10 @@ public final class ClusterEngine implements InferenceEngine {
                 startedHere = false;
                 delta(worker).sent();
                 toSend = request;
+                attaching = attach;
             }
-            Runnable cancel = client.generate(toSend, this);
+            listener.onPlaced(client.workerId());
+            Runnable cancel = attaching ? client.attach(toSend.requestId(), this) : client.generate(toSend, this);
             synchronized (this) {
                 cancelAttempt = cancel;
                 if (over) {
@@ -360,6 +433,7 @@ public final class ClusterEngine implements InferenceEngine {
                 if (over) {
                     return;
                 }
+                recorded = null; // attached: the worker replays everything
                 if (delivered + tokenIds.length > deliveredIds.length) {
                     deliveredIds = java.util.Arrays.copyOf(deliveredIds, Math.max(deliveredIds.length * 2,
                             delivered + tokenIds.length));
@@ -396,8 +470,35 @@ public final class ClusterEngine implements InferenceEngine {
         public void onError(Throwable error) {
             String failed;
             boolean resumed;
+            GeneratedOutput fallback;
             synchronized (this) {
                 leaveWorker();
+                if (over) {
+                    return;
+                }
+                fallback = attach ? recorded : null;
+                attach = false;
+                recorded = null;
+            }
+            if (fallback != null && error instanceof WorkerUnavailableException) {
+                // The orphan is gone from its worker: resume from what the ledger recorded.
+                observer.retried(worker);
+                synchronized (this) {
+                    excluded.add(worker);
+                    cancelAttempt = null;
+                }
+                if (replay(fallback) && !tryPlace(this)) {
+                    synchronized (this) {
+                        requeueDeadline = System.nanoTime() + requeueTimeout.toNanos();
+                    }
+                    synchronized (queue) {
+                        queue.add(this);
+                    }
+                }
+                return;
+            }
+            FinishReason ended = null;
+            synchronized (this) {
                 if (over) {
                     return;
                 }
@@ -409,11 +510,19 @@ public final class ClusterEngine implements InferenceEngine {
                     cancelAttempt = null;
                     lostWorker = failed;
                     if (delivered > 0) {
-                        request = original.resumedWith(java.util.Arrays.copyOf(deliveredIds, delivered));
+                        int[] sent = java.util.Arrays.copyOf(deliveredIds, delivered);
+                        request = original.resumedWith(sent);
+                        ended = original.endedBy(sent, model.maxModelLen());
+                        over = ended != null;
                     }
                     requeueDeadline = System.nanoTime() + requeueTimeout.toNanos();
                 }
                 resumed = delivered > 0;
+            }
+            if (ended != null) {
+                // The lost worker had delivered the last token already; only its Finished event was lost.
+                listener.onFinish(ended, original.promptTokenIds().length, delivered);
+                return;
             }
             if (isOver()) {
                 listener.onError(error);

@@ -1,6 +1,7 @@
 package dev.quire.gateway.cluster;
 
 import com.google.protobuf.ByteString;
+import dev.quire.proto.internal.v1.AttachRequest;
 import dev.quire.proto.internal.v1.DescribeRequest;
 import dev.quire.proto.internal.v1.DetokenizeRequest;
 import dev.quire.proto.internal.v1.Failure;
@@ -144,21 +145,36 @@ final class WorkerClient {
      * @return cancels the generation (the worker aborts it and frees its KV blocks)
      */
     Runnable generate(dev.quire.scheduler.engine.GenerationRequest request, GenerationListener listener) {
-        AtomicBoolean cancelled = new AtomicBoolean();
-        AtomicBoolean ended = new AtomicBoolean();
-        GrpcClientRequest<GenerateRequest, GenerateEvent>[] call = newCallHolder();
         GenerateRequest.Builder wire = GenerateRequest.newBuilder().setRequestId(request.requestId())
                 .setSampling(GatewayWire.sampling(request.sampling())).setPriority(request.priority())
                 .setResumedTokens(request.resumedTokens());
         for (int id : request.promptTokenIds()) {
             wire.addPromptTokenIds(id);
         }
-        grpc.request(socket, WorkerGrpcClient.Generate).onComplete(created -> {
+        return stream(WorkerGrpcClient.Generate, wire.build(), listener);
+    }
+
+    /**
+     * Takes over the generation of {@code requestId}, orphaned on this worker by a gateway that
+     * died: {@code listener} gets all of its events from the first. A worker that does not hold it
+     * answers NOT_FOUND, which arrives as {@code onError(WorkerUnavailableException)}.
+     *
+     * @return cancels the generation
+     */
+    Runnable attach(String requestId, GenerationListener listener) {
+        return stream(WorkerGrpcClient.Attach, AttachRequest.newBuilder().setRequestId(requestId).build(), listener);
+    }
+
+    private <Q> Runnable stream(ServiceMethod<GenerateEvent, Q> method, Q message, GenerationListener listener) {
+        AtomicBoolean cancelled = new AtomicBoolean();
+        AtomicBoolean ended = new AtomicBoolean();
+        GrpcClientRequest<Q, GenerateEvent>[] call = newCallHolder();
+        grpc.request(socket, method).onComplete(created -> {
             if (created.failed()) {
                 end(ended, listener, unavailable("unreachable: " + created.cause().getMessage(), created.cause()));
                 return;
             }
-            GrpcClientRequest<GenerateRequest, GenerateEvent> req = created.result();
+            GrpcClientRequest<Q, GenerateEvent> req = created.result();
             synchronized (call) {
                 call[0] = req;
             }
@@ -168,7 +184,7 @@ final class WorkerClient {
                 return;
             }
             req.headers().set(ClusterSecret.AUTH_HEADER, proof);
-            req.send(wire.build()).onComplete(sent -> {
+            req.send(message).onComplete(sent -> {
                 if (sent.failed()) {
                     if (!cancelled.get()) {
                         end(ended, listener, unavailable("stream failed: " + sent.cause().getMessage(), sent.cause()));
@@ -193,7 +209,7 @@ final class WorkerClient {
         });
         return () -> {
             if (cancelled.compareAndSet(false, true)) {
-                GrpcClientRequest<GenerateRequest, GenerateEvent> req;
+                GrpcClientRequest<Q, GenerateEvent> req;
                 synchronized (call) {
                     req = call[0];
                 }
@@ -205,7 +221,7 @@ final class WorkerClient {
     }
 
     @SuppressWarnings("unchecked")
-    private static GrpcClientRequest<GenerateRequest, GenerateEvent>[] newCallHolder() {
+    private static <Q> GrpcClientRequest<Q, GenerateEvent>[] newCallHolder() {
         return new GrpcClientRequest[1];
     }
 
@@ -237,7 +253,7 @@ final class WorkerClient {
                 Failure f = event.getFailure();
                 end(ended, listener, switch (f.getKind()) {
                     case INVALID_ARGUMENT -> new InvalidRequestException(f.getField(), stripField(f));
-                    case UNAVAILABLE -> unavailable(f.getMessage(), null);
+                    case UNAVAILABLE, NOT_FOUND -> unavailable(f.getMessage(), null);
                     default -> new RuntimeException("worker " + workerId + ": " + f.getMessage());
                 });
             }

@@ -35,6 +35,7 @@ public final class GatewayMetrics {
     private final Map<String, Counter> placements = new ConcurrentHashMap<>();
     private final Map<String, Counter> retries = new ConcurrentHashMap<>();
     private final Map<String, Counter> migrations = new ConcurrentHashMap<>();
+    private final Map<String, Counter> ledger = new ConcurrentHashMap<>();
     private final TrafficStats traffic = new TrafficStats();
 
     public GatewayMetrics() {
@@ -137,6 +138,22 @@ public final class GatewayMetrics {
     /** The recent traffic, windowed, for {@code GET /stats}. */
     public TrafficStats traffic() {
         return traffic;
+    }
+
+    /** A retried request id whose gateway died: this gateway took the request over. */
+    public void recordTakeOver() {
+        ledgerEvent("take_over");
+    }
+
+    /** A retried request id that had finished: its kept result was sent again. */
+    public void recordResultReplay() {
+        ledgerEvent("result_replay");
+    }
+
+    private void ledgerEvent(String what) {
+        ledger.computeIfAbsent(what, k -> Counter.builder("quire.request_recoveries").tag("kind", k)
+                .description("Retried request ids answered from the request ledger, by kind").register(registry))
+                .increment();
     }
 
     /** The Prometheus text exposition of every metric. */

@@ -7,6 +7,7 @@ import dev.quire.gateway.admission.ErrorKind;
 import dev.quire.gateway.admission.GatewayException;
 import dev.quire.gateway.routing.PromptInput;
 import dev.quire.gateway.routing.RequestDispatcher;
+import dev.quire.gateway.routing.RequestIds;
 import dev.quire.scheduler.engine.InferenceEngine;
 import dev.quire.scheduler.engine.RequestHandle;
 import dev.quire.scheduler.engine.ModelInfo;
@@ -35,6 +36,9 @@ import java.util.function.UnaryOperator;
  * fields (400), model (404), then the dispatcher's bounds and admission (400/429/503).
  */
 public final class OpenAiRoutes {
+    /** The header that names a request, so that a client can retry it (on any gateway) without running it twice. */
+    public static final String REQUEST_ID_HEADER = "X-Request-Id";
+
     private static final String IDENTITY = "quire.identity";
     private static final Set<String> POST_ENDPOINTS = Set.of("/v1/completions", "/v1/chat/completions");
 
@@ -125,7 +129,13 @@ public final class OpenAiRoutes {
             OpenAiErrors.send(ctx.response(), GatewayException.from(e));
             return;
         }
-        String id = "cmpl-" + UUID.randomUUID().toString().replace("-", "");
+        String id;
+        try {
+            id = requestId(ctx, "cmpl-");
+        } catch (RuntimeException e) {
+            OpenAiErrors.send(ctx.response(), GatewayException.from(e));
+            return;
+        }
         OpenAiResponse out = new OpenAiResponse(OpenAiResponse.Api.COMPLETIONS, vertx.getOrCreateContext(),
                 ctx.response(), id, req.prompts().size(), req.stream(), req.includeUsage(), req.logprobs(),
                 pieces(model));
@@ -136,6 +146,19 @@ public final class OpenAiRoutes {
                     req.sampling(), req.prompts().size() == 1 ? id : id + "-" + i, req.priority()));
         }
         run(ctx.response(), out, calls, e -> renameParam(e, Set.of("prompt_token_ids"), "prompt"));
+    }
+
+    /**
+     * The request's id: the client's {@value #REQUEST_ID_HEADER} header (retrying with the same one
+     * continues or replays that request; see the request ledger), else a fresh one. It comes back in
+     * the header and as the response's {@code id}.
+     */
+    private static String requestId(RoutingContext ctx, String prefix) {
+        String asked = ctx.request().getHeader(REQUEST_ID_HEADER);
+        String id = asked == null || asked.isEmpty() ? prefix + UUID.randomUUID().toString().replace("-", "")
+                : RequestIds.check(asked, REQUEST_ID_HEADER);
+        ctx.response().putHeader(REQUEST_ID_HEADER, id);
+        return id;
     }
 
     private void chat(RoutingContext ctx) {
@@ -150,10 +173,16 @@ public final class OpenAiRoutes {
             OpenAiErrors.send(ctx.response(), GatewayException.from(e));
             return;
         }
+        String id;
+        try {
+            id = requestId(ctx, "chatcmpl-");
+        } catch (RuntimeException e) {
+            OpenAiErrors.send(ctx.response(), GatewayException.from(e));
+            return;
+        }
         ChatTemplate template = template(model);
         String identity = ctx.get(IDENTITY);
         HttpServerResponse response = ctx.response();
-        String id = "chatcmpl-" + UUID.randomUUID().toString().replace("-", "");
         // Templates are small programs; render off the event loop like tokenization, within the same bound.
         dispatcher.textJob(() -> template.render(req.messages())).onComplete(rendered -> {
             if (rendered.failed()) {

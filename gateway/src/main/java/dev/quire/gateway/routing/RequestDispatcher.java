@@ -3,6 +3,9 @@ package dev.quire.gateway.routing;
 import dev.quire.gateway.admission.AdmissionController;
 import dev.quire.gateway.admission.ErrorKind;
 import dev.quire.gateway.admission.GatewayException;
+import dev.quire.gateway.ledger.GatewayLedger;
+import dev.quire.scheduler.cluster.LedgerEntry;
+import dev.quire.scheduler.engine.GeneratedOutput;
 import dev.quire.gateway.observability.AccessLog;
 import dev.quire.gateway.observability.GatewayMetrics;
 import dev.quire.gateway.observability.RequestObserver;
@@ -32,6 +35,8 @@ public final class RequestDispatcher {
     private final AdmissionController admission;
     private final GatewayMetrics metrics;
     private final AccessLog accessLog;
+    /** The request ledger; null when it is off (--ledger off). */
+    private volatile GatewayLedger ledger;
     /** Requests submitted and not finished, for Abort by request id. */
     private final Map<String, Live> live = new ConcurrentHashMap<>();
     /** Text jobs running or waiting for a worker thread; see {@link #textJob}. */
@@ -80,6 +85,19 @@ public final class RequestDispatcher {
 
     /** A submitted generation. */
     public record Dispatched(String requestId, String model, int promptTokens, RequestHandle handle) {
+    }
+
+    /**
+     * Records every request from now on in {@code ledger}: a retried request id is then answered
+     * from it (see {@link GatewayLedger}). Set once, before the first model is served.
+     */
+    public void useLedger(GatewayLedger ledger) {
+        this.ledger = ledger;
+    }
+
+    /** The request ledger in use; null when off. */
+    public GatewayLedger ledger() {
+        return ledger;
     }
 
     public ModelCatalog catalog() {
@@ -133,7 +151,7 @@ public final class RequestDispatcher {
                         : new GatewayException(ErrorKind.INTERNAL, "prompt", "tokenization failed: " + e.getMessage())))
                 .compose(tokens -> {
                     try {
-                        return Future.succeededFuture(submit(call, engine, tokens, listener, arrival));
+                        return submit(call, engine, tokens, listener, arrival);
                     } catch (RuntimeException e) {
                         return refused(e);
                     }
@@ -159,8 +177,8 @@ public final class RequestDispatcher {
                 call.priority());
     }
 
-    private Dispatched submit(Call call, InferenceEngine engine, int[] tokens, GenerationListener listener,
-                              long arrival) {
+    private Future<Dispatched> submit(Call call, InferenceEngine engine, int[] tokens, GenerationListener listener,
+                                      long arrival) {
         int maxPrompt = admission.limits().maxPromptTokens();
         if (maxPrompt > 0 && tokens.length > maxPrompt) {
             throw new GatewayException(ErrorKind.INVALID_ARGUMENT, "prompt", "prompt: has " + tokens.length
@@ -168,19 +186,47 @@ public final class RequestDispatcher {
         }
         String requestId = call.requestId() == null || call.requestId().isEmpty()
                 ? "req-" + UUID.randomUUID() : call.requestId();
-        // Registered before submitting, so that a request finishing at once is never left behind.
+        // Registered before anything else, so that a request finishing at once is never left behind
+        // and a second call with the same id is refused at once.
         Live entry = new Live(call.identity());
         if (live.putIfAbsent(requestId, entry) != null) {
-            throw new GatewayException(ErrorKind.INVALID_ARGUMENT, "request_id", "request_id: '" + requestId
+            throw new GatewayException(ErrorKind.ALREADY_EXISTS, "request_id", "request_id: '" + requestId
                     + "' is already running");
         }
-        AdmissionController.Permit permit;
-        try {
-            permit = admission.admit(call.identity(), tokens.length);
-        } catch (RuntimeException e) {
-            live.remove(requestId, entry);
-            throw e;
+        // The gateway fixes the seed at admission: a continuation on another worker, or through
+        // another gateway, then draws the same sequence.
+        SamplingOptions sampling = call.sampling().seed() != null ? call.sampling()
+                : call.sampling().withSeed(java.util.concurrent.ThreadLocalRandom.current().nextLong());
+        GenerationRequest request = new GenerationRequest(requestId, tokens, sampling,
+                admission.priority(call.identity(), call.priority()));
+        GatewayLedger ledger = this.ledger;
+        if (ledger == null) {
+            try {
+                return Future.succeededFuture(start(call, engine, request, null, null, listener, arrival, entry));
+            } catch (RuntimeException e) {
+                live.remove(requestId, entry);
+                throw e;
+            }
         }
+        LedgerEntry wanted = new LedgerEntry(requestId, call.identity(), engine.model().name(), tokens, sampling,
+                request.priority(), ledger.memberId(), "", GeneratedOutput.EMPTY, null, 0);
+        return ledger.claim(wanted, call.sampling())
+                .compose(claim -> {
+                    try {
+                        return Future.succeededFuture(start(call, engine, request, ledger, claim, listener, arrival,
+                                entry));
+                    } catch (RuntimeException e) {
+                        return Future.failedFuture(e);
+                    }
+                })
+                .onFailure(e -> live.remove(requestId, entry));
+    }
+
+    /** Admits and starts a request the ledger (if on) let through: new, finished earlier, or taken over. */
+    private Dispatched start(Call call, InferenceEngine engine, GenerationRequest request, GatewayLedger ledger,
+                             GatewayLedger.Claim claim, GenerationListener listener, long arrival, Live entry) {
+        String requestId = request.requestId();
+        AdmissionController.Permit permit = admission.admit(call.identity(), request.promptTokenIds().length);
         String modelName = engine.model().name();
         RequestObserver observer = new RequestObserver(listener, permit, metrics, accessLog, requestId,
                 call.protocol(), modelName, call.identity(), call.prompt().text(), arrival, () -> {
@@ -196,10 +242,20 @@ public final class RequestDispatcher {
         });
         RequestHandle handle;
         try {
-            handle = engine.submit(new GenerationRequest(requestId, tokens, call.sampling(),
-                    admission.priority(call.identity(), call.priority())), observer);
+            if (claim == null) {
+                handle = engine.submit(request, observer);
+            } else if (claim instanceof GatewayLedger.Claim.New n) {
+                handle = engine.submit(request, ledger.record(n.entry(), observer));
+            } else if (claim instanceof GatewayLedger.Claim.Finished f) {
+                handle = replay(f.entry(), observer);
+            } else {
+                // Taken over from a gateway that died: it continues with the sampling it was admitted with.
+                LedgerEntry e = ((GatewayLedger.Claim.TakenOver) claim).entry();
+                metrics.recordTakeOver();
+                handle = engine.resume(new GenerationRequest(requestId, e.prompt(), e.sampling(), e.priority()),
+                        e.worker(), e.output(), ledger.record(e, observer));
+            }
         } catch (RuntimeException e) {
-            live.remove(requestId, entry);
             vertx.cancelTimer(entry.queueTimer);
             permit.close();
             if (e instanceof EngineUnavailableException && admission.draining()) {
@@ -208,7 +264,21 @@ public final class RequestDispatcher {
             throw e;
         }
         entry.handle = handle;
-        return new Dispatched(requestId, modelName, tokens.length, handle);
+        return new Dispatched(requestId, modelName, request.promptTokenIds().length, handle);
+    }
+
+    /** Sends a finished request's kept result again, as it was first delivered. */
+    private RequestHandle replay(LedgerEntry done, GenerationListener observer) {
+        metrics.recordResultReplay();
+        vertx.runOnContext(v -> {
+            observer.onScheduled();
+            GeneratedOutput out = done.output();
+            if (out.size() > 0 || !out.text().isEmpty()) {
+                observer.onTokens(out.tokenIds(), out.text(), out.logprobs());
+            }
+            observer.onFinish(done.finish(), done.prompt().length, done.completionTokens());
+        });
+        return RequestHandle.of(done.requestId(), () -> { });
     }
 
     /**

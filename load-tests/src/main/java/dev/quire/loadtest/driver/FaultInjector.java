@@ -42,8 +42,12 @@ public final class FaultInjector {
      * @param action    what was done, e.g. {@code kill -9 12345} or {@code sh -c '...'}
      * @param ok        whether it worked (the process died, the command exited 0)
      * @param detail    the outcome in words
+     * @param firedNanos {@link System#nanoTime()} when it was fired (0 when unknown)
      */
-    public record Event(double atSeconds, String action, boolean ok, String detail) {
+    public record Event(double atSeconds, String action, boolean ok, String detail, long firedNanos) {
+        public Event(double atSeconds, String action, boolean ok, String detail) {
+            this(atSeconds, action, ok, detail, 0);
+        }
     }
 
     private final Plan plan;
@@ -79,15 +83,18 @@ public final class FaultInjector {
 
     void fire(long startNanos) {
         if (plan.pidFile() != null) {
-            record(startNanos, killFromPidFile(plan.pidFile()));
+            long fired = System.nanoTime();
+            record(startNanos, fired, killFromPidFile(plan.pidFile()));
         }
         if (plan.command() != null && !plan.command().isBlank()) {
-            record(startNanos, runCommand(plan.command()));
+            long fired = System.nanoTime();
+            record(startNanos, fired, runCommand(plan.command()));
         }
     }
 
-    private synchronized void record(long startNanos, Event partial) {
-        events.add(new Event((System.nanoTime() - startNanos) / 1e9, partial.action(), partial.ok(), partial.detail()));
+    private synchronized void record(long startNanos, long firedNanos, Event partial) {
+        events.add(new Event((firedNanos - startNanos) / 1e9, partial.action(), partial.ok(), partial.detail(),
+                firedNanos));
     }
 
     static Event killFromPidFile(Path file) {

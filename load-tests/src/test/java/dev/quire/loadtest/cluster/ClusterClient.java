@@ -150,6 +150,35 @@ final class ClusterClient implements AutoCloseable {
         return null;
     }
 
+    /** The ids of the workers this gateway's {@code GET /cluster} lists as ready; empty when it cannot tell. */
+    List<String> readyWorkerIds() {
+        List<String> ids = new ArrayList<>();
+        try {
+            for (JsonNode w : getJson("/cluster").get("workers")) {
+                if (w.get("state").asText().equals("ready")) {
+                    ids.add(w.get("id").asText());
+                }
+            }
+        } catch (IOException e) {
+            return List.of();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return List.of();
+        }
+        return ids;
+    }
+
+    /** Waits until this gateway serves a model (its workers described it), not only lists workers. */
+    void awaitModel(long seconds) throws InterruptedException {
+        await("the gateway serving a model", seconds, () -> {
+            try {
+                return getJson("/v1/models").get("data").size() > 0;
+            } catch (Exception e) {
+                return false;
+            }
+        });
+    }
+
     static void await(String what, long seconds, BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         while (!condition.getAsBoolean()) {

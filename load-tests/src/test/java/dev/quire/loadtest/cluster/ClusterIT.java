@@ -100,18 +100,7 @@ class ClusterIT {
     }
 
     long readyWorkers() {
-        try {
-            long n = 0;
-            for (JsonNode w : cluster.getJson("/cluster").get("workers")) {
-                n += w.get("state").asText().equals("ready") ? 1 : 0;
-            }
-            return n;
-        } catch (IOException e) {
-            return -1;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return -1;
-        }
+        return cluster.readyWorkerIds().size();
     }
 
     @AfterAll

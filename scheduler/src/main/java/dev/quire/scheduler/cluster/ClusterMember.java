@@ -2,7 +2,11 @@ package dev.quire.scheduler.cluster;
 
 import com.hazelcast.cluster.Member;
 import com.hazelcast.config.Config;
+import com.hazelcast.config.EvictionConfig;
+import com.hazelcast.config.EvictionPolicy;
 import com.hazelcast.config.JavaSerializationFilterConfig;
+import com.hazelcast.config.MapConfig;
+import com.hazelcast.config.MaxSizePolicy;
 import com.hazelcast.config.JoinConfig;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
@@ -15,6 +19,9 @@ import java.util.List;
  * Java deserialization is refused for every class outside Hazelcast's own and the JDK's basic types.
  */
 public final class ClusterMember implements AutoCloseable {
+    /** Heap the request ledger's finished results may take on each gateway, in MiB. */
+    public static final int RESULTS_HEAP_MB = 64;
+
     private final HazelcastInstance hazelcast;
 
     private ClusterMember(HazelcastInstance hazelcast) {
@@ -58,6 +65,13 @@ public final class ClusterMember implements AutoCloseable {
         }
         config.getSerializationConfig().getCompactSerializationConfig()
                 .addSerializer(new WorkerRecordSerializer());
+        LedgerSerializers.all().forEach(config.getSerializationConfig().getCompactSerializationConfig()::addSerializer);
+        // The request ledger: one backup of each entry, so that it outlives the gateway holding it;
+        // finished results are bounded in heap per member, least recently used evicted first.
+        config.addMapConfig(new MapConfig(RequestLedger.RUNNING_MAP).setBackupCount(1));
+        config.addMapConfig(new MapConfig(RequestLedger.RESULTS_MAP).setBackupCount(1)
+                .setEvictionConfig(new EvictionConfig().setEvictionPolicy(EvictionPolicy.LRU)
+                        .setMaxSizePolicy(MaxSizePolicy.USED_HEAP_SIZE).setSize(RESULTS_HEAP_MB)));
         config.getSerializationConfig().setJavaSerializationFilterConfig(new JavaSerializationFilterConfig()
                 .setDefaultsDisabled(false));
         config.getSerializationConfig().getJavaSerializationFilterConfig().getWhitelist()

@@ -11,6 +11,10 @@ public interface GenerationListener {
     default void onScheduled() {
     }
 
+    /** The request was sent to worker {@code workerId} (remote engines only; again after a migration). */
+    default void onPlaced(String workerId) {
+    }
+
     /**
      * The worker running the request was lost (remote engines only) and the request continues on
      * another one from the tokens already delivered; output goes on as if uninterrupted.

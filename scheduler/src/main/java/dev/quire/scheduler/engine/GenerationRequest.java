@@ -65,6 +65,30 @@ public record GenerationRequest(String requestId, int[] promptTokenIds, Sampling
         return promptTokenIds.length - resumedTokens;
     }
 
+    /**
+     * How this request ended if {@code delivered} (its own output so far) already ends it: by
+     * length (max_tokens or the context of {@code maxModelLen}) or by a stop token id; null when it
+     * goes on. A request continued elsewhere checks this first, so that the output delivered just
+     * before its worker or gateway was lost is never followed by one token too many.
+     */
+    public FinishReason endedBy(int[] delivered, int maxModelLen) {
+        if (delivered.length == 0) {
+            return null;
+        }
+        int last = delivered[delivered.length - 1];
+        for (int id : sampling.stopTokenIds()) {
+            if (id == last) {
+                return FinishReason.STOP;
+            }
+        }
+        int generated = resumedTokens + delivered.length;
+        if (sampling.maxTokens() > 0 && generated >= sampling.maxTokens()
+                || promptLength() + generated >= maxModelLen) {
+            return FinishReason.LENGTH;
+        }
+        return null;
+    }
+
     /** This request continued: {@code generated} more tokens appended to the prompt and counted as resumed. */
     public GenerationRequest resumedWith(int[] generated) {
         int[] prompt = java.util.Arrays.copyOf(promptTokenIds, promptTokenIds.length + generated.length);

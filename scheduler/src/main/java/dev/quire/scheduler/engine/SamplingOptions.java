@@ -106,13 +106,27 @@ public record SamplingOptions(
         return builder().maxTokens(maxTokens).temperature(0f).build();
     }
 
-    /** Whether tokens are picked by argmax: temperature 0, or below {@link #MIN_SAMPLING_TEMPERATURE}. */
     /** These options with {@code seed} fixed (a gateway fixes it at admission, so a continuation elsewhere draws alike). */
     public SamplingOptions withSeed(long seed) {
         return new SamplingOptions(maxTokens, temperature, topP, topK, minP, seed, stop, stopTokenIds, ignoreEos,
                 repetitionPenalty, presencePenalty, frequencyPenalty, logprobs);
     }
 
+    /**
+     * Whether {@code other} asks for the same generation, the seed aside when {@code other} has
+     * none: a retry of a request whose seed the gateway fixed sends no seed.
+     */
+    public boolean sameRequestAs(SamplingOptions other) {
+        return maxTokens == other.maxTokens && Float.compare(temperature, other.temperature) == 0
+                && Float.compare(topP, other.topP) == 0 && topK == other.topK && Float.compare(minP, other.minP) == 0
+                && (other.seed == null || other.seed.equals(seed)) && stop.equals(other.stop)
+                && java.util.Arrays.equals(stopTokenIds, other.stopTokenIds) && ignoreEos == other.ignoreEos
+                && Float.compare(repetitionPenalty, other.repetitionPenalty) == 0
+                && Float.compare(presencePenalty, other.presencePenalty) == 0
+                && Float.compare(frequencyPenalty, other.frequencyPenalty) == 0 && logprobs == other.logprobs;
+    }
+
+    /** Whether tokens are picked by argmax: temperature 0, or below {@link #MIN_SAMPLING_TEMPERATURE}. */
     public boolean isGreedy() {
         return temperature < MIN_SAMPLING_TEMPERATURE;
     }

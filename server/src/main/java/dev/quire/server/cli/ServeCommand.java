@@ -45,7 +45,7 @@ public final class ServeCommand implements Callable<Integer> {
         logging.apply();
         AllInOneServer server = AllInOneServer.start(new AllInOneServer.Options(engine.modelDir(), engine.modelName(),
                 gateway.host, gateway.grpcPort, gateway.httpPort, engine.engineConfig(), clusterName, gateway.keys(),
-                gateway.limits(), gateway.logRequestContent, !gateway.noConsole));
+                gateway.limits(), gateway.logRequestContent, gateway.ledgerSettings(), !gateway.noConsole));
         ProcessLifecycle.awaitTermination(() -> server.drainAndClose(gateway.drainTimeout));
         return 0;
     }

@@ -22,8 +22,9 @@ import java.util.concurrent.Callable;
                 "Every option can also be set in a YAML file (--config) or as an environment variable "
                         + "(QUIRE_CLUSTER_SECRET=...), as for quire serve.",
                 ""},
-        footer = {"", "On SIGTERM the worker stops taking requests at once (gateways place new ones elsewhere), lets "
-                + "running ones finish for up to --drain-timeout, then leaves the cluster and exits."})
+        footer = {"", "On SIGTERM (or `quire cluster drain`) the worker stops taking requests at once (gateways "
+                + "place new ones elsewhere), lets running ones finish for up to --drain-timeout (or migrates them), "
+                + "then leaves the cluster and exits."})
 public final class WorkerCommand implements Callable<Integer> {
 
     @Option(names = "--config", paramLabel = "FILE", description = "YAML file with option values.")
@@ -55,6 +56,11 @@ public final class WorkerCommand implements Callable<Integer> {
                     + "takes seconds) (default: ${DEFAULT-VALUE}).")
     DrainMode drainMode;
 
+    @Option(names = "--orphan-grace", defaultValue = "30s", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "How long a generation whose gateway died runs on, waiting for another gateway to take it "
+                    + "over (a client retrying with the same request_id); then it is aborted (default: ${DEFAULT-VALUE}).")
+    Duration orphanGrace;
+
     /** What a drain does with the requests in flight. */
     enum DrainMode { finish, migrate }
 
@@ -72,8 +78,11 @@ public final class WorkerCommand implements Callable<Integer> {
         logging.apply();
         WorkerProcess worker = WorkerProcess.start(new WorkerProcess.Options(engine.modelDir(), engine.modelName(),
                 engine.engineConfig(), port, metricsPort, cluster.settings(true), cluster.secret(),
-                simulateStepTime));
-        ProcessLifecycle.awaitTermination(() -> worker.drainAndClose(drainTimeout, drainMode == DrainMode.migrate));
+                simulateStepTime, orphanGrace));
+        // `quire cluster drain` stops the process as SIGTERM does, with the mode it asked for.
+        worker.onRemoteDrain(() -> System.exit(0));
+        ProcessLifecycle.awaitTermination(() -> worker.drainAndClose(drainTimeout,
+                worker.drainMigrates(drainMode == DrainMode.migrate)));
         return 0;
     }
 }

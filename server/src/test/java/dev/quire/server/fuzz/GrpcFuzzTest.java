@@ -66,7 +66,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * vocabulary, sampling parameters including NaN, infinities and negatives, huge budgets, any
  * request id and model name) and raw bytes (mutated encodings of such requests, hand-made broken
  * protobuf, random bytes) sent to every method: the call ends with OK or a status that blames the
- * request (INVALID_ARGUMENT, NOT_FOUND, RESOURCE_EXHAUSTED, UNAUTHENTICATED; never INTERNAL,
+ * request (INVALID_ARGUMENT, NOT_FOUND, RESOURCE_EXHAUSTED, UNAUTHENTICATED, ALREADY_EXISTS for a
+ * request id the fuzzer used before with another request; never INTERNAL,
  * UNKNOWN, UNAVAILABLE, CANCELLED or a deadline), an OK answer is complete, and the server still
  * answers an ordinary request afterwards.
  */
@@ -77,7 +78,8 @@ class GrpcFuzzTest {
     static final int MAX_MESSAGE_BYTES = 64 << 10;
     static final int VOCAB = 512;
     static final Set<Status.Code> BLAMES_THE_REQUEST = Set.of(Status.Code.OK, Status.Code.INVALID_ARGUMENT,
-            Status.Code.NOT_FOUND, Status.Code.RESOURCE_EXHAUSTED, Status.Code.UNAUTHENTICATED);
+            Status.Code.NOT_FOUND, Status.Code.RESOURCE_EXHAUSTED, Status.Code.UNAUTHENTICATED,
+            Status.Code.ALREADY_EXISTS);
     static final String SERVICE = "quire.v1.Inference/";
 
     static AllInOneServer server;

@@ -221,7 +221,8 @@ public final class LlamaEngine implements WorkerEngine {
         request.checkFits(maxModelLen, vocab);
         SamplingOptions options = request.sampling();
         long seed = options.seed() != null ? options.seed() : ThreadLocalRandom.current().nextLong();
-        ActiveRequest active = new ActiveRequest(request, listener, seed, model.tokenizer());
+        ActiveRequest active = new ActiveRequest(request, listener, seed, model.tokenizer(), model.config()::isEos,
+                maxModelLen);
         if (live.putIfAbsent(request.requestId(), active) != null) {
             throw new InvalidRequestException("request_id", "'" + request.requestId() + "' is already running");
         }
@@ -317,6 +318,11 @@ public final class LlamaEngine implements WorkerEngine {
         while ((arrival = arrivals.poll()) != null) {
             if (arrival.cancelled) {
                 finish(arrival, FinishReason.ABORTED);
+                continue;
+            }
+            if (arrival.endedBeforeResume != null) {
+                // Its earlier output already ended it (only the finish was lost with its worker or gateway).
+                finish(arrival, arrival.endedBeforeResume);
                 continue;
             }
             try {
@@ -652,9 +658,12 @@ public final class LlamaEngine implements WorkerEngine {
         boolean scheduled;
         /** Set by the handle's cancel, from any thread. */
         volatile boolean cancelled;
+        /** A resumed request whose resumed tokens already end it (EOS, stop, length): how; else null. */
+        final FinishReason endedBeforeResume;
 
         ActiveRequest(GenerationRequest request, GenerationListener listener, long seed,
-                      dev.quire.worker.model.TextTokenizer tokenizer) {
+                      dev.quire.worker.model.TextTokenizer tokenizer, java.util.function.IntPredicate isEos,
+                      int maxModelLen) {
             this.request = request;
             this.listener = listener;
             this.seed = seed;
@@ -666,13 +675,25 @@ public final class LlamaEngine implements WorkerEngine {
             // A resumed request: replay its own earlier output through the same state (draw index,
             // penalties, text held back by the detokenizer and the stop filter), emitting nothing:
             // the client has that text already.
-            for (int i = prompt.length; i < all.length; i++) {
+            FinishReason ended = null;
+            SamplingOptions options = request.sampling();
+            for (int i = prompt.length; i < all.length && ended == null; i++) {
                 completionTokens++;
                 history.add(all[i]);
+                boolean stopString = false;
                 if (detokenizer != null) {
-                    stopFilter.offer(detokenizer.append(all[i]));
+                    stopString = stopFilter.offer(detokenizer.append(all[i])).stopped();
+                }
+                if (!options.ignoreEos() && isEos.test(all[i]) || contains(options.stopTokenIds(), all[i])) {
+                    ended = FinishReason.STOP;
+                } else if (stopString) {
+                    ended = FinishReason.STOP_STRING;
+                } else if (options.maxTokens() > 0 && completionTokens >= options.maxTokens()
+                        || prompt.length + completionTokens >= maxModelLen) {
+                    ended = FinishReason.LENGTH;
                 }
             }
+            this.endedBeforeResume = ended;
         }
     }
 }

@@ -3,7 +3,6 @@ package dev.quire.worker.service;
 import dev.quire.proto.internal.v1.Failure;
 import dev.quire.proto.internal.v1.Finished;
 import dev.quire.proto.internal.v1.GenerateEvent;
-import dev.quire.proto.internal.v1.GenerateRequest;
 import dev.quire.proto.internal.v1.Scheduled;
 import dev.quire.proto.internal.v1.Tokens;
 import dev.quire.scheduler.engine.FinishReason;
@@ -25,14 +24,30 @@ final class EventStream implements GenerationListener {
     private static final Logger LOG = LoggerFactory.getLogger(EventStream.class);
 
     private final Context context;
-    private final GrpcServerResponse<GenerateRequest, GenerateEvent> response;
+    private final GrpcServerResponse<?, GenerateEvent> response;
     private final String requestId;
     /** Context only from here on. */
     private Tokens.Builder pending;
+    /** Nothing more is written: the last event went out, or the stream broke. */
     private boolean ended;
-    private Runnable onBroken = () -> { };
+    /** This side wrote the last event. */
+    private boolean finished;
+    /** How the gateway went away, once it did: true for a cancel, false for a lost connection. */
+    private Boolean goneCancelled;
+    private Gone gone;
+    /** Runs once when nothing more will be written or told. */
+    private Runnable whenDone = () -> { };
 
-    EventStream(Context context, GrpcServerResponse<GenerateRequest, GenerateEvent> response, String requestId) {
+    /** How the gateway's side of the stream ended before its last event. */
+    interface Gone {
+        /** The gateway reset the stream: its client hung up, or it aborted the request. */
+        void cancelled();
+
+        /** The stream broke with its connection: the gateway died or the network failed. */
+        void lost();
+    }
+
+    EventStream(Context context, GrpcServerResponse<?, GenerateEvent> response, String requestId) {
         this.context = context;
         this.response = response;
         this.requestId = requestId;
@@ -116,15 +131,55 @@ final class EventStream implements GenerationListener {
         });
     }
 
-    /** What to do when the stream breaks from the gateway's side: abort the generation. */
-    void onBroken(Runnable action) {
+    /** Runs {@code action} once when the stream is over (its last event written, or its gateway gone). Context only. */
+    void whenDone(Runnable action) {
+        whenDone = action;
+    }
+
+    private void done() {
+        Runnable r = whenDone;
+        whenDone = () -> { };
+        r.run();
+    }
+
+    /** Tells {@code handler} how the gateway went away, if it does (or already did). */
+    void onGone(Gone handler) {
         context.runOnContext(v -> {
-            if (ended) {
-                action.run();
-            } else {
-                onBroken = action;
-            }
+            gone = handler;
+            tellGone();
         });
+    }
+
+    /**
+     * The gateway's side ended: {@code cancelled} when it reset the stream, else its connection was
+     * lost. Context only.
+     */
+    void gatewayGone(boolean cancelled) {
+        if (goneCancelled != null || finished) {
+            return;
+        }
+        goneCancelled = cancelled;
+        ended = true;
+        pending = null;
+        tellGone();
+        done();
+    }
+
+    /** The connection carrying the stream closed (the gateway died): from any thread. */
+    void connectionLost() {
+        context.runOnContext(v -> gatewayGone(false));
+    }
+
+    private void tellGone() {
+        if (gone != null && goneCancelled != null) {
+            Gone g = gone;
+            gone = null;
+            if (goneCancelled) {
+                g.cancelled();
+            } else {
+                g.lost();
+            }
+        }
     }
 
     /** Ends the stream with {@code last}; context only. */
@@ -133,6 +188,8 @@ final class EventStream implements GenerationListener {
             return;
         }
         ended = true;
+        finished = true;
+        done();
         try {
             response.end(last);
         } catch (IllegalStateException e) {
@@ -147,17 +204,9 @@ final class EventStream implements GenerationListener {
         try {
             response.write(event);
         } catch (IllegalStateException e) {
-            close(); // cancelled or reset by the gateway before its handlers ran
-        }
-    }
-
-    /** The gateway went away (cancel, reset, broken connection): write nothing more, abort the generation. Context only. */
-    void close() {
-        boolean wasOpen = !ended;
-        ended = true;
-        pending = null;
-        if (wasOpen) {
-            onBroken.run();
+            // Reset or closed before its handlers ran: they tell how (gatewayGone).
+            ended = true;
+            pending = null;
         }
     }
 }

@@ -2,7 +2,9 @@ package dev.quire.worker.service;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Descriptors;
+import dev.quire.proto.internal.v1.AttachRequest;
 import dev.quire.proto.internal.v1.DetokenizeResponse;
+import dev.quire.proto.internal.v1.DrainResponse;
 import dev.quire.proto.internal.v1.Failure;
 import dev.quire.proto.internal.v1.GenerateEvent;
 import dev.quire.proto.internal.v1.GenerateRequest;
@@ -16,6 +18,7 @@ import dev.quire.scheduler.engine.InferenceEngine;
 import dev.quire.scheduler.engine.RequestHandle;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpConnection;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.ServiceName;
 import io.vertx.grpc.server.GrpcServer;
@@ -24,6 +27,10 @@ import io.vertx.grpc.server.Service;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
@@ -42,20 +49,45 @@ public final class WorkerService implements Service {
     private volatile String workerId;
     private volatile String address;
     private volatile boolean draining;
+    private final Duration orphanGrace;
     private final AtomicInteger active = new AtomicInteger();
-    /** Generations streaming now, for a drain that migrates them. */
-    private final java.util.Map<EventStream, RequestHandle> streams = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Open streams by the gateway connection carrying them. */
+    private final Map<HttpConnection, Set<EventStream>> connections = new ConcurrentHashMap<>();
+    /** Generations by request id, from submission until nothing can attach to them any more. */
+    private final Map<String, Generation> generations = new ConcurrentHashMap<>();
+    private final Generation.Lifecycle lifecycle = new Generation.Lifecycle() {
+        @Override
+        public void engineDone(Generation g) {
+            active.decrementAndGet();
+        }
+
+        @Override
+        public void gone(Generation g) {
+            generations.remove(g.requestId(), g);
+        }
+    };
 
     /**
-     * @param address this worker's advertised data-plane address (host:port); proofs are bound to it
+     * @param address     this worker's advertised data-plane address (host:port); proofs are bound to it
+     * @param orphanGrace how long a generation whose gateway was lost runs on, waiting for another to attach
      */
-    public WorkerService(Vertx vertx, InferenceEngine engine, ClusterSecret secret, String workerId, String address) {
+    public WorkerService(Vertx vertx, InferenceEngine engine, ClusterSecret secret, String workerId, String address,
+                         Duration orphanGrace) {
         this.vertx = vertx;
         this.engine = engine;
         this.secret = secret;
         this.workerId = workerId;
         this.address = address;
+        this.orphanGrace = orphanGrace;
     }
+
+    /** A service whose orphans wait {@link #DEFAULT_ORPHAN_GRACE}. */
+    public WorkerService(Vertx vertx, InferenceEngine engine, ClusterSecret secret, String workerId, String address) {
+        this(vertx, engine, secret, workerId, address, DEFAULT_ORPHAN_GRACE);
+    }
+
+    /** How long an orphaned generation waits for a gateway to attach, unless configured. */
+    public static final Duration DEFAULT_ORPHAN_GRACE = Duration.ofSeconds(30);
 
     /** Sets the advertised address once the port is known (port 0 binds a free one). */
     public void address(String address) {
@@ -65,6 +97,16 @@ public final class WorkerService implements Service {
     /** Sets the worker id once the cluster member started. */
     public void workerId(String workerId) {
         this.workerId = workerId;
+    }
+
+    private volatile java.util.function.Consumer<Boolean> drainRequests = migrate -> { };
+
+    /**
+     * What to do when an operator asks this worker to drain over the data plane ({@code quire
+     * cluster drain}); the argument says whether to migrate. The process drains and exits, as on SIGTERM.
+     */
+    public void onDrainRequest(java.util.function.Consumer<Boolean> action) {
+        this.drainRequests = action;
     }
 
     /** New generations are refused with UNAVAILABLE from now on (gateways retry them elsewhere). */
@@ -78,13 +120,12 @@ public final class WorkerService implements Service {
      * UNAVAILABLE failure, and its sequence is aborted here (its KV blocks freed).
      */
     public void migrateAll() {
-        for (var e : streams.entrySet()) {
-            e.getKey().migrate("worker " + workerId + " is draining; the request continues on another worker");
-            e.getValue().cancel();
+        for (Generation g : generations.values()) {
+            g.migrate("worker " + workerId + " is draining; the request continues on another worker");
         }
     }
 
-    /** Generations streaming now. */
+    /** Generations the engine is running now, orphans included. */
     public int activeGenerations() {
         return active.get();
     }
@@ -123,6 +164,13 @@ public final class WorkerService implements Service {
                     .onFailure(e -> internal(call, "detokenize", e));
         }));
         server.callHandler(WorkerGrpcService.Generate, this::generate);
+        server.callHandler(WorkerGrpcService.Attach, this::attach);
+        server.callHandler(WorkerGrpcService.Drain, call -> unary(call, req -> {
+            LOG.info("Drain requested over the data plane from {} ({})", call.connection().remoteAddress(),
+                    req.getMigrate() ? "migrate" : "finish");
+            call.response().end(DrainResponse.newBuilder().setInFlight(active.get()).setWorkerId(workerId).build());
+            drainRequests.accept(req.getMigrate());
+        }));
     }
 
     private boolean authorized(GrpcServerRequest<?, ?> call) {
@@ -158,62 +206,85 @@ public final class WorkerService implements Service {
         }
         call.handler(req -> {
             Context context = vertx.getOrCreateContext();
-            EventStream events = new EventStream(context, call.response(), req.getRequestId());
+            EventStream events = stream(call, req.getRequestId());
             if (draining) {
                 events.end(GenerateEvent.newBuilder().setFailure(WorkerWire.failure(Failure.Kind.UNAVAILABLE, null,
                         "worker " + workerId + " is draining")).build());
                 return;
             }
+            Generation generation = new Generation(context, req.getRequestId(), orphanGrace, lifecycle);
+            Generation previous = generations.putIfAbsent(req.getRequestId(), generation);
+            if (previous != null && previous.isOrphaned()) {
+                // Its gateway died and the client started over under the same id without taking it over
+                // (no ledger): the gateway runs it on another worker.
+                events.end(GenerateEvent.newBuilder().setFailure(WorkerWire.failure(Failure.Kind.UNAVAILABLE, null,
+                        "worker " + workerId + " holds an orphaned generation under request_id '"
+                                + req.getRequestId() + "'")).build());
+                return;
+            }
+            if (previous != null) {
+                events.end(GenerateEvent.newBuilder().setFailure(WorkerWire.failure(Failure.Kind.INVALID_ARGUMENT,
+                        "request_id", "request_id: '" + req.getRequestId() + "' is already running on this worker"))
+                        .build());
+                return;
+            }
             RequestHandle handle;
+            active.incrementAndGet();
             try {
                 int[] prompt = req.getPromptTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
                 handle = engine.submit(new GenerationRequest(req.getRequestId(), prompt,
-                        WorkerWire.sampling(req.getSampling()), req.getPriority(), req.getResumedTokens()),
-                        new Counted(events));
+                        WorkerWire.sampling(req.getSampling()), req.getPriority(), req.getResumedTokens()), generation);
             } catch (RuntimeException e) {
+                active.decrementAndGet();
+                generations.remove(req.getRequestId(), generation);
                 events.end(GenerateEvent.newBuilder().setFailure(EventStream.failureOf(e, req.getRequestId())).build());
                 return;
             }
-            active.incrementAndGet();
-            streams.put(events, handle);
-            // The gateway cancelled the call (a client hung up), or its connection broke: abort the
-            // generation, which frees its KV blocks in the next engine step.
-            events.onBroken(handle::cancel);
-            call.errorHandler(error -> events.close());
-            call.exceptionHandler(error -> events.close());
+            generation.started(handle, events);
         });
     }
 
-    /** Keeps {@link #activeGenerations()} true. */
-    private final class Counted implements dev.quire.scheduler.engine.GenerationListener {
-        private final EventStream events;
-
-        Counted(EventStream events) {
-            this.events = events;
+    /** A gateway takes over a generation whose gateway was lost (see {@link Generation}). */
+    private void attach(GrpcServerRequest<AttachRequest, GenerateEvent> call) {
+        if (!authorized(call)) {
+            return;
         }
+        call.handler(req -> {
+            EventStream events = stream(call, req.getRequestId());
+            Generation generation = generations.get(req.getRequestId());
+            Runnable notFound = () -> events.end(GenerateEvent.newBuilder().setFailure(WorkerWire.failure(
+                    Failure.Kind.NOT_FOUND, "request_id", "worker " + workerId + " holds no orphaned request '"
+                            + req.getRequestId() + "'")).build());
+            if (generation == null) {
+                notFound.run();
+            } else {
+                generation.attachLater(events, notFound);
+            }
+        });
+    }
 
-        @Override
-        public void onScheduled() {
-            events.onScheduled();
-        }
-
-        @Override
-        public void onTokens(int[] tokenIds, String text, dev.quire.scheduler.engine.TokenLogprobs[] logprobs) {
-            events.onTokens(tokenIds, text, logprobs);
-        }
-
-        @Override
-        public void onFinish(dev.quire.scheduler.engine.FinishReason reason, int promptTokens, int completionTokens) {
-            active.decrementAndGet();
-            streams.remove(events);
-            events.onFinish(reason, promptTokens, completionTokens);
-        }
-
-        @Override
-        public void onError(Throwable error) {
-            active.decrementAndGet();
-            streams.remove(events);
-            events.onError(error);
-        }
+    /**
+     * The events of one call. A reset from the gateway is a cancel (its client hung up); a call lost
+     * with its connection leaves the generation orphaned (the gateway died): a closed connection
+     * resets none of its streams, so each connection's open streams are told when it closes.
+     */
+    private EventStream stream(GrpcServerRequest<?, GenerateEvent> call, String requestId) {
+        EventStream events = new EventStream(vertx.getOrCreateContext(), call.response(), requestId);
+        call.errorHandler(error -> events.gatewayGone(true));
+        call.exceptionHandler(error -> events.gatewayGone(false));
+        HttpConnection connection = call.connection();
+        Set<EventStream> open = connections.computeIfAbsent(connection, c -> {
+            Set<EventStream> streams = ConcurrentHashMap.newKeySet();
+            c.closeHandler(v -> {
+                Set<EventStream> lost = connections.remove(c);
+                if (lost != null) {
+                    lost.forEach(EventStream::connectionLost);
+                }
+            });
+            return streams;
+        });
+        open.add(events);
+        events.whenDone(() -> open.remove(events));
+        return events;
     }
 }

@@ -115,6 +115,38 @@ class ResumedRequestTest {
     }
 
     @Test
+    void aResumedGenerationWhoseDeliveredOutputAlreadyEndedItEmitsNothingMore() throws Exception {
+        int[] prompt = {1, 403, 407, 261, 378};
+        // Stops at the model's end-of-sequence token: only the Finished event was lost.
+        Run full = run(new GenerationRequest(id(), prompt, SamplingOptions.builder().maxTokens(400).temperature(0f)
+                .build()));
+        assertThat(full.reason).as("the bundled model ends this story within 400 tokens").isEqualTo(FinishReason.STOP);
+        int[] all = full.tokens.stream().mapToInt(Integer::intValue).toArray();
+        Run rest = run(new GenerationRequest(id(), prompt, SamplingOptions.builder().maxTokens(400).temperature(0f)
+                .build()).resumedWith(all));
+        assertThat(rest.tokens).as("nothing past the end-of-sequence token").isEmpty();
+        assertThat(rest.reason).isEqualTo(FinishReason.STOP);
+        assertThat(rest.await()).containsExactly(prompt.length, all.length);
+
+        // Ended by max_tokens, and by a stop token id.
+        SamplingOptions eight = SamplingOptions.builder().maxTokens(8).temperature(0f).ignoreEos(true).build();
+        Run short8 = run(new GenerationRequest(id(), prompt, eight));
+        Run after = run(new GenerationRequest(id(), prompt, eight)
+                .resumedWith(short8.tokens.stream().mapToInt(Integer::intValue).toArray()));
+        assertThat(after.tokens).isEmpty();
+        assertThat(after.reason).isEqualTo(FinishReason.LENGTH);
+        int stopId = short8.tokens.get(3);
+        SamplingOptions stopping = SamplingOptions.builder().maxTokens(50).temperature(0f).ignoreEos(true)
+                .stopTokenIds(stopId).build();
+        Run stopped = run(new GenerationRequest(id(), prompt, stopping));
+        assertThat(stopped.reason).isEqualTo(FinishReason.STOP);
+        Run afterStop = run(new GenerationRequest(id(), prompt, stopping)
+                .resumedWith(stopped.tokens.stream().mapToInt(Integer::intValue).toArray()));
+        assertThat(afterStop.tokens).isEmpty();
+        assertThat(afterStop.reason).isEqualTo(FinishReason.STOP);
+    }
+
+    @Test
     void resumedTokensMustLeaveAPrompt() {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> new GenerationRequest("x", new int[]{1, 2},
                 SamplingOptions.greedy(4), 0, 2)).hasMessageContaining("resumed_tokens");
