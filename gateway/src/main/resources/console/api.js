@@ -68,16 +68,31 @@ async function failure(response) {
   return new ApiError(response.status, error);
 }
 
+/**
+ * fetch(), tried once more when the request could not be sent at all (a network hiccup such as the
+ * browser seeing its network change: nothing reached the server, or the connection closed before
+ * any answer, which makes the server drop the request).
+ */
+async function send(path, init) {
+  try {
+    return await fetch(path, init);
+  } catch (e) {
+    if (init.signal && init.signal.aborted) throw e;
+    await new Promise(resolve => setTimeout(resolve, 300));
+    return fetch(path, init);
+  }
+}
+
 /** GET a JSON resource of this server. */
 export async function getJson(path, signal) {
-  const response = await fetch(path, {headers: headers(true), cache: 'no-store', credentials: 'omit', signal});
+  const response = await send(path, {headers: headers(true), cache: 'no-store', credentials: 'omit', signal});
   if (!response.ok) throw await failure(response);
   return response.json();
 }
 
 /** POST JSON and read the whole JSON answer. */
 export async function postJson(path, body, signal) {
-  const response = await fetch(path, {
+  const response = await send(path, {
     method: 'POST', credentials: 'omit', signal, cache: 'no-store',
     headers: {...headers(true), 'Content-Type': 'application/json'},
     body: JSON.stringify(body),
@@ -94,7 +109,7 @@ export async function postJson(path, body, signal) {
 export async function stream(path, body, signal, onChunk) {
   let response;
   try {
-    response = await fetch(path, {
+    response = await send(path, {
       method: 'POST', credentials: 'omit', signal, cache: 'no-store',
       headers: {...headers(false), 'Content-Type': 'application/json'},
       body: JSON.stringify(body),

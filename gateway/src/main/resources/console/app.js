@@ -14,6 +14,7 @@ class App {
     this.bind();
     this.route();
     this.connect();
+    document.body.dataset.app = 'running';
   }
 
   bind() {

@@ -48,6 +48,8 @@ final class Browser implements AutoCloseable {
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     final ChromeDriver driver;
+    private final List<String> problems = new ArrayList<>();
+    private boolean networkChanged;
     private final Path profile;
     private final ChromeDriverService service;
 
@@ -95,8 +97,35 @@ final class Browser implements AutoCloseable {
         return driver.navigate();
     }
 
+    /**
+     * Opens the console and waits until its scripts run. Chromium fails requests in flight with
+     * ERR_NETWORK_CHANGED when the machine's network interfaces change (containers starting
+     * elsewhere on a shared machine); a page whose modules failed to load that way is loaded again.
+     */
     void open(String url) {
-        driver.get(url);
+        for (int attempt = 1; ; attempt++) {
+            driver.get(url);
+            try {
+                new WebDriverWait(driver, Duration.ofSeconds(20), Duration.ofMillis(50))
+                        .until(d -> "running".equals(script("return document.body.dataset.app")));
+                return;
+            } catch (TimeoutException e) {
+                List<String> problems = consoleProblems();
+                if (attempt == 3 || !networkChanged) {
+                    throw new AssertionError("the console's scripts did not start: " + problems, e);
+                }
+                System.out.println("reloading " + url + " after a network change: " + problems);
+                networkChanged = false;
+            }
+        }
+    }
+
+    /** Whether the browser reported ERR_NETWORK_CHANGED since the flag was last cleared. */
+    boolean networkChanged() {
+        drain();
+        boolean was = networkChanged;
+        networkChanged = false;
+        return was;
     }
 
     WebElement find(String css) {
@@ -135,15 +164,29 @@ final class Browser implements AutoCloseable {
         return new ArrayList<>(driver.manage().logs().get(LogType.BROWSER).getAll());
     }
 
-    /** Console entries at warning level or above, as text. */
+    /**
+     * Console entries at warning level or above since the last call, as text. Requests the browser
+     * failed with ERR_NETWORK_CHANGED are the machine's doing, not the page's: they are noted (see
+     * {@link #networkChanged()}) and printed, not returned.
+     */
     List<String> consoleProblems() {
-        List<String> out = new ArrayList<>();
+        drain();
+        List<String> out = new ArrayList<>(problems);
+        problems.clear();
+        return out;
+    }
+
+    private void drain() {
         for (LogEntry e : consoleLog()) {
             if (e.getLevel().intValue() >= Level.WARNING.intValue()) {
-                out.add(e.getLevel() + " " + e.getMessage());
+                if (e.getMessage().contains("ERR_NETWORK_CHANGED")) {
+                    networkChanged = true;
+                    System.out.println("browser: " + e.getMessage());
+                } else {
+                    problems.add(e.getLevel() + " " + e.getMessage());
+                }
             }
         }
-        return out;
     }
 
     Path screenshot(String name) {
