@@ -41,8 +41,10 @@ final class Images {
         if (!DockerClientFactory.instance().isDockerAvailable()) {
             unavailable("no Docker daemon answers (see Testcontainers' log above)");
         }
-        if (run(30, "docker", "version") != 0) {
-            unavailable("the docker command line is not installed");
+        int version = run(30, "docker", "version");
+        if (version != 0) {
+            unavailable(version == -1 ? "the docker command line is not installed"
+                    : "`docker version` cannot reach the daemon");
         }
         String base = System.getenv("QUIRE_BASE_IMAGE");
         if (base == null || base.isBlank()) {
@@ -83,7 +85,7 @@ final class Images {
         Assumptions.abort(message);
     }
 
-    /** Runs a command quietly; its exit status, or -1 when it did not end in time. */
+    /** Runs a command quietly; its exit status, -1 when it is not installed, -2 when it did not end in time. */
     static int run(long timeoutSeconds, String... command) throws IOException, InterruptedException {
         Process p;
         try {
@@ -94,7 +96,7 @@ final class Images {
         }
         if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
             p.destroyForcibly();
-            return -1;
+            return -2;
         }
         return p.exitValue();
     }
