@@ -17,15 +17,23 @@ import org.testcontainers.containers.GenericContainer;
 import org.testcontainers.containers.Network;
 import org.testcontainers.containers.output.OutputFrame;
 import org.testcontainers.containers.wait.strategy.Wait;
+import org.testcontainers.lifecycle.Startables;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -63,26 +71,35 @@ class ContainerClusterIT {
                 .withEnv("QUIRE_CLUSTER_SECRET", SECRET)
                 .withExposedPorts(8000, 50051);
         gateway.start();
-        workers.add(startWorker("worker-a"));
-        workers.add(startWorker("worker-b"));
+        workers.add(worker("worker-a"));
+        workers.add(worker("worker-b"));
+        Startables.deepStart(workers).join(); // both at once
         http = "http://" + gateway.getHost() + ":" + gateway.getMappedPort(8000);
         client = new GatewayClient(gateway.getHost(), gateway.getMappedPort(50051));
         GatewayClient.await("2 ready workers in GET /cluster", 120, () -> readyWorkers() == 2);
     }
 
-    /** A worker container of the demo image, started and healthy (its image's HEALTHCHECK: /ready). */
-    GenericContainer<?> startWorker(String name) {
-        GenericContainer<?> worker = track(new GenericContainer<>(Images.DEMO), name)
+    /** A worker container of the demo image; started, it is healthy (its image's HEALTHCHECK: /ready). */
+    GenericContainer<?> worker(String name) {
+        return track(new GenericContainer<>(Images.DEMO), name)
                 .withEnv("QUIRE_CLUSTER_SECRET", SECRET)
                 .withCommand("worker", "--join", "gateway:5701", "--kv-cache-bytes", "64m")
                 .withExposedPorts(8000);
+    }
+
+    GenericContainer<?> startWorker(String name) {
+        GenericContainer<?> worker = worker(name);
         worker.start();
         return worker;
     }
 
     GenericContainer<?> track(GenericContainer<?> container, String name) {
+        // As the Kubernetes manifests run them: the root file system read-only, /tmp a scratch volume.
         container.withNetwork(network)
-                .withCreateContainerCmdModifier(cmd -> cmd.withName("quire-it-" + name + "-" + ProcessHandle.current().pid()))
+                .withCreateContainerCmdModifier(cmd -> {
+                    cmd.withName("quire-it-" + name + "-" + ProcessHandle.current().pid());
+                    cmd.getHostConfig().withReadonlyRootfs(true).withTmpFs(Map.of("/tmp", "rw,exec,size=256m"));
+                })
                 .waitingFor(Wait.forHealthcheck().withStartupTimeout(Duration.ofMinutes(4)))
                 .withLogConsumer(frame -> log(name, frame));
         containers.add(container);
@@ -137,6 +154,25 @@ class ContainerClusterIT {
             }
         }
         return null;
+    }
+
+    /**
+     * Waits until every one of the {@code STREAMS} streams started after {@code firstTokensBefore}
+     * (the gateway's time-to-first-token count then) has its first token, and returns a worker
+     * running at least 4 of them: killing it then interrupts streams mid-generation.
+     */
+    GenericContainer<?> workerMidStream(double firstTokensBefore) throws InterruptedException {
+        GenericContainer<?>[] found = new GenericContainer<?>[1];
+        GatewayClient.await("every stream generating and a worker running several", 90, () -> {
+            try {
+                found[0] = GatewayClient.scrape(http + "/metrics", "quire_time_to_first_token_seconds_count")
+                        - firstTokensBefore >= STREAMS ? workerRunning(4) : null;
+                return found[0] != null;
+            } catch (Exception e) {
+                return false;
+            }
+        });
+        return found[0];
     }
 
     static String ip(GenericContainer<?> c) {
@@ -213,18 +249,11 @@ class ContainerClusterIT {
         double migrationsBefore = GatewayClient.scrape(http + "/metrics", "quire_request_migrations_total");
         ExecutorService pool = Executors.newFixedThreadPool(STREAMS);
         try {
+            double firstTokens = GatewayClient.scrape(http + "/metrics", "quire_time_to_first_token_seconds_count");
             List<Future<GatewayClient.Output>> streams = client.start(pool, prompts, TOKENS);
-            GenericContainer<?>[] victim = new GenericContainer<?>[1];
-            GatewayClient.await("a worker running several of the streams", 60, () -> {
-                try {
-                    victim[0] = workerRunning(4);
-                    return victim[0] != null;
-                } catch (Exception e) {
-                    return false;
-                }
-            });
-            docker().killContainerCmd(victim[0].getContainerId()).exec(); // docker kill: SIGKILL
-            workers.remove(victim[0]);
+            GenericContainer<?> victim = workerMidStream(firstTokens);
+            docker().killContainerCmd(victim.getContainerId()).exec(); // docker kill: SIGKILL
+            workers.remove(victim);
             for (int i = 0; i < STREAMS; i++) {
                 GatewayClient.Output o = streams.get(i).get(240, TimeUnit.SECONDS);
                 assertThat(o.finish()).as("stream %d", i).isEqualTo(FinishReason.LENGTH);
@@ -237,31 +266,107 @@ class ContainerClusterIT {
                 .as("streams continued on the other worker").isPositive();
     }
 
+    /**
+     * A worker that stops answering without closing its connections (a frozen process, a lost host
+     * or network): once the cluster drops it (Hazelcast's heartbeat timeout, 5 s) its streams
+     * continue on another worker, identical to an uninterrupted run.
+     */
     @Test
     @Order(4)
-    void aWorkerStoppedByDockerDrainsAndExitsZeroWithinTheGracePeriod() throws Exception {
+    void aFrozenWorkersStreamsContinueElsewhereOnceTheClusterDropsIt() throws Exception {
         List<String> prompts = GatewayClient.prompts(STREAMS);
         if (reference == null) {
             reference = client.runAll(prompts, TOKENS);
         }
         workers.add(startWorker("worker-c"));
         GatewayClient.await("2 ready workers again", 120, () -> readyWorkers() == 2);
+        double migrationsBefore = GatewayClient.scrape(http + "/metrics", "quire_request_migrations_total");
+        ExecutorService pool = Executors.newFixedThreadPool(STREAMS);
+        GenericContainer<?>[] frozen = new GenericContainer<?>[1];
+        try {
+            double firstTokens = GatewayClient.scrape(http + "/metrics", "quire_time_to_first_token_seconds_count");
+            List<Future<GatewayClient.Output>> streams = client.start(pool, prompts, TOKENS);
+            frozen[0] = workerMidStream(firstTokens);
+            docker().killContainerCmd(frozen[0].getContainerId()).withSignal("SIGSTOP").exec();
+            for (int i = 0; i < STREAMS; i++) {
+                GatewayClient.Output o = streams.get(i).get(120, TimeUnit.SECONDS);
+                assertThat(o.finish()).as("stream %d", i).isEqualTo(FinishReason.LENGTH);
+                assertThat(o.tokens()).as("stream %d (%s)", i, prompts.get(i)).isEqualTo(reference.get(i).tokens());
+            }
+        } finally {
+            pool.shutdownNow();
+            if (frozen[0] != null) {
+                docker().killContainerCmd(frozen[0].getContainerId()).exec();
+                workers.remove(frozen[0]);
+            }
+        }
+        assertThat(GatewayClient.scrape(http + "/metrics", "quire_request_migrations_total") - migrationsBefore)
+                .as("streams continued on the other worker").isPositive();
+    }
+
+    /**
+     * Every metric the Grafana dashboard (deploy/grafana) queries is served by the gateway or the
+     * workers. A counter that exists only once its event happened (a retry, a failure) must at
+     * least be registered in the code under its name.
+     */
+    @Test
+    @Order(5)
+    void everyMetricTheDashboardQueriesIsServed() throws Exception {
+        String dashboard = Files.readString(Images.ROOT.resolve("deploy/grafana/dashboards/quire.json"));
+        Set<String> queried = new TreeSet<>();
+        Matcher m = Pattern.compile("\\bquire_[a-z0-9_]+").matcher(dashboard);
+        while (m.find()) {
+            queried.add(m.group());
+        }
+        Set<String> served = new TreeSet<>();
+        List<String> sources = new ArrayList<>(List.of(http + "/metrics"));
+        for (GenericContainer<?> w : workers) {
+            sources.add("http://" + w.getHost() + ":" + w.getMappedPort(8000) + "/metrics");
+        }
+        for (String url : sources) {
+            for (String line : GatewayClient.get(url).body().split("\n")) {
+                if (line.startsWith("quire_")) {
+                    served.add(line.replaceFirst("[{ ].*", ""));
+                }
+            }
+        }
+        StringBuilder code = new StringBuilder();
+        for (String module : List.of("gateway", "scheduler", "worker", "server")) {
+            try (Stream<Path> files = Files.walk(Images.ROOT.resolve(module).resolve("src/main/java"))) {
+                for (Path f : files.filter(f -> f.toString().endsWith(".java")).toList()) {
+                    code.append(Files.readString(f));
+                }
+            }
+        }
+        assertThat(queried).hasSizeGreaterThan(10);
+        for (String metric : queried) {
+            if (!served.contains(metric)) {
+                String meter = "\"quire." + metric.substring("quire_".length()).replaceFirst("_total$", "") + "\"";
+                assertThat(code).as("%s is neither served (%s) nor registered as %s", metric, served, meter)
+                        .contains(meter);
+            }
+        }
+    }
+
+    @Test
+    @Order(6)
+    void aWorkerStoppedByDockerDrainsAndExitsZeroWithinTheGracePeriod() throws Exception {
+        List<String> prompts = GatewayClient.prompts(STREAMS);
+        if (reference == null) {
+            reference = client.runAll(prompts, TOKENS);
+        }
+        // The last worker standing: all the streams run on it, and it finishes them before it exits.
+        GatewayClient.await("a ready worker", 120, () -> readyWorkers() >= 1);
         ExecutorService pool = Executors.newFixedThreadPool(STREAMS);
         try {
+            double firstTokens = GatewayClient.scrape(http + "/metrics", "quire_time_to_first_token_seconds_count");
             List<Future<GatewayClient.Output>> streams = client.start(pool, prompts, TOKENS);
-            GenericContainer<?>[] drained = new GenericContainer<?>[1];
-            GatewayClient.await("a worker running several of the streams", 60, () -> {
-                try {
-                    drained[0] = workerRunning(4);
-                    return drained[0] != null;
-                } catch (Exception e) {
-                    return false;
-                }
-            });
+            GenericContainer<?>[] drained = {workerMidStream(firstTokens)};
             String id = drained[0].getContainerId();
             long start = System.nanoTime();
             docker().stopContainerCmd(id).withTimeout(STOP_GRACE_SECONDS).exec(); // docker stop: SIGTERM, then SIGKILL
             double seconds = (System.nanoTime() - start) / 1e9;
+            workers.remove(drained[0]);
             InspectContainerResponse.ContainerState state = docker().inspectContainerCmd(id).exec().getState();
             System.out.printf("docker stop: the worker exited %d after %.1f s%n", state.getExitCodeLong(), seconds);
             assertThat(state.getExitCodeLong()).as("the stopped worker's exit status (137: killed at the grace period)")
