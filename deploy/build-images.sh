@@ -12,8 +12,10 @@
 #                                         eclipse-temurin:17-jre; it is pulled unless present)
 #   --tag TAG           QUIRE_IMAGE_TAG   the images' tag (default: latest)
 #   --repository NAME   QUIRE_IMAGE_REPOSITORY  image names are NAME/gateway, ... (default: quire)
+#   QUIRE_CUDA_BASE_IMAGE   the CUDA image worker-gpu builds on (default: see Dockerfile.gpu)
 #   QUIRE_NO_BUILD=1    use the jars as they are (the build's own tests set it)
-# worker-gpu builds deploy/docker/Dockerfile.gpu on a CUDA base image (see docs/deploy.md).
+# worker-gpu (deploy/docker/Dockerfile.gpu) is built only when named: it downloads PyTorch's CUDA
+# libraries while it is built, and has not been tested by this project (see docs/deploy.md).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -50,7 +52,9 @@ for target in "${targets[@]}"; do
   image="$repository/$target:$tag"
   start=$SECONDS
   if [[ "$target" == worker-gpu ]]; then
-    docker build -f deploy/docker/Dockerfile.gpu -t "$image" .
+    gpu_args=()
+    [[ -z "${QUIRE_CUDA_BASE_IMAGE:-}" ]] || gpu_args+=(--build-arg "CUDA_BASE_IMAGE=$QUIRE_CUDA_BASE_IMAGE")
+    docker build -f deploy/docker/Dockerfile.gpu "${gpu_args[@]}" -t "$image" .
   else
     docker build -f deploy/docker/Dockerfile "${build_args[@]}" --target "$target" -t "$image" .
   fi
