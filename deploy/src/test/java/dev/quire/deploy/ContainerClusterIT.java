@@ -77,6 +77,13 @@ class ContainerClusterIT {
         http = "http://" + gateway.getHost() + ":" + gateway.getMappedPort(8000);
         client = new GatewayClient(gateway.getHost(), gateway.getMappedPort(50051));
         GatewayClient.await("2 ready workers in GET /cluster", 120, () -> readyWorkers() == 2);
+        GatewayClient.await("the gateway ready (a worker's model described)", 60, () -> {
+            try {
+                return GatewayClient.get(http + "/ready").statusCode() == 200;
+            } catch (Exception e) {
+                return false;
+            }
+        });
     }
 
     /** A worker container of the demo image; started, it is healthy (its image's HEALTHCHECK: /ready). */
