@@ -16,12 +16,15 @@ import dev.quire.scheduler.engine.InvalidRequestException;
 import dev.quire.scheduler.engine.ModelInfo;
 import dev.quire.scheduler.engine.TokenLogprobs;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.net.SocketAddress;
 import io.vertx.grpc.client.GrpcClient;
 import io.vertx.grpc.client.GrpcClientRequest;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.ServiceMethod;
 
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -43,6 +46,12 @@ final class WorkerClient {
     private final String proof;
     private volatile boolean verified;
     private volatile boolean failed;
+    /** The generations and calls on this worker not yet ended, for {@link #abandon()}. */
+    private final Set<OpenStream> open = ConcurrentHashMap.newKeySet();
+
+    /** A generation or call in flight: whether it ended, and how to end it as lost. */
+    private record OpenStream(AtomicBoolean ended, Runnable lose) {
+    }
 
     WorkerClient(GrpcClient grpc, String workerId, String address, ClusterSecret secret) {
         this.grpc = grpc;
@@ -118,6 +127,27 @@ final class WorkerClient {
     }
 
     private <Q, R> Future<R> unary(ServiceMethod<R, Q> method, Q request) {
+        // A call open when the worker leaves the cluster fails at once (see abandon()).
+        Promise<R> result = Promise.promise();
+        AtomicBoolean ended = new AtomicBoolean();
+        open.removeIf(o -> o.ended().get());
+        open.add(new OpenStream(ended, () -> {
+            if (ended.compareAndSet(false, true)) {
+                result.tryFail(unavailable("left the cluster during the call", null));
+            }
+        }));
+        call(method, request).onComplete(r -> {
+            ended.set(true);
+            if (r.succeeded()) {
+                result.tryComplete(r.result());
+            } else {
+                result.tryFail(r.cause());
+            }
+        });
+        return result.future();
+    }
+
+    private <Q, R> Future<R> call(ServiceMethod<R, Q> method, Q request) {
         return grpc.request(socket, method).compose(req -> {
             req.headers().set(ClusterSecret.AUTH_HEADER, proof);
             req.timeout(UNARY_TIMEOUT_SECONDS, TimeUnit.SECONDS);
@@ -207,7 +237,7 @@ final class WorkerClient {
                 });
             });
         });
-        return () -> {
+        Runnable cancel = () -> {
             if (cancelled.compareAndSet(false, true)) {
                 GrpcClientRequest<Q, GenerateEvent> req;
                 synchronized (call) {
@@ -218,6 +248,27 @@ final class WorkerClient {
                 }
             }
         };
+        open.removeIf(o -> o.ended().get());
+        open.add(new OpenStream(ended, () -> {
+            cancel.run();
+            end(ended, listener, unavailable("left the cluster while running the request", null));
+        }));
+        return cancel;
+    }
+
+    /**
+     * The worker left the cluster (it died, froze, or its host became unreachable): every
+     * generation still open on it ends at once with {@code onError(WorkerUnavailableException)}, so
+     * that it continues on another worker, and its stream is reset; every unary call (tokenize,
+     * detokenize) fails with that exception, so that it is asked of another worker. A stream does not end by
+     * itself when the worker's connection was never closed (a frozen process, a lost host or
+     * network, a container killed together with its network), and would otherwise wait for TCP.
+     */
+    void abandon() {
+        for (OpenStream o : open) {
+            o.lose().run();
+        }
+        open.clear();
     }
 
     @SuppressWarnings("unchecked")

@@ -96,8 +96,10 @@ public final class WorkerPool implements AutoCloseable {
     }
 
     private void disconnect(String workerId) {
-        if (clients.remove(workerId) != null) {
+        WorkerClient client = clients.remove(workerId);
+        if (client != null) {
             LOG.info("Worker {} left", workerId);
+            client.abandon();
         }
         departureListeners.forEach(l -> l.accept(workerId));
     }

@@ -11,6 +11,10 @@ import com.hazelcast.config.JoinConfig;
 import com.hazelcast.core.Hazelcast;
 import com.hazelcast.core.HazelcastInstance;
 
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -61,7 +65,7 @@ public final class ClusterMember implements AutoCloseable {
             // A member given no others joins nobody and accepts nobody (Hazelcast refuses members
             // whose join methods differ): the all-in-one mode's private cluster.
             join.getTcpIpConfig().setEnabled(!settings.members().isEmpty());
-            settings.members().forEach(join.getTcpIpConfig()::addMember);
+            joinAddresses(settings.members()).forEach(join.getTcpIpConfig()::addMember);
         }
         config.getSerializationConfig().getCompactSerializationConfig()
                 .addSerializer(new WorkerRecordSerializer());
@@ -101,5 +105,42 @@ public final class ClusterMember implements AutoCloseable {
     @Override
     public void close() {
         hazelcast.shutdown();
+    }
+
+    /**
+     * The members to join with host names resolved to addresses. With interfaces configured,
+     * Hazelcast keeps a host name of the TCP-IP member list only when it resolves to an address of
+     * one of this member's own interfaces, so {@code --join gateway:5701} (a container's or another
+     * machine's name) would silently join nobody. Addresses, ranges and names that do not resolve
+     * (Hazelcast then logs them) are passed on as they are.
+     */
+    static List<String> joinAddresses(List<String> members) {
+        List<String> out = new ArrayList<>();
+        for (String member : members) {
+            String host = member;
+            String port = "";
+            int colon = member.lastIndexOf(':');
+            if (member.startsWith("[") || member.indexOf(':') != colon) {
+                out.add(member); // an IPv6 address
+                continue;
+            }
+            if (colon >= 0) {
+                host = member.substring(0, colon);
+                port = member.substring(colon);
+            }
+            if (!host.matches(".*[A-Za-z].*")) {
+                out.add(member); // an IPv4 address, range or wildcard
+                continue;
+            }
+            try {
+                for (InetAddress address : InetAddress.getAllByName(host)) {
+                    String ip = address.getHostAddress();
+                    out.add((address instanceof Inet6Address ? "[" + ip + "]" : ip) + port);
+                }
+            } catch (UnknownHostException e) {
+                out.add(member);
+            }
+        }
+        return out;
     }
 }
