@@ -100,7 +100,7 @@ public final class ClusterGateway implements AutoCloseable {
                     new AccessLog(options.logContent()));
             ClusterStatus[] status = new ClusterStatus[1];
             server = GatewayServer.start(vertx, dispatcher, metrics, options.host(), options.grpcPort(),
-                    options.httpPort(), () -> status[0].json(), options.console());
+                    options.httpPort(), () -> status[0] == null ? null : status[0].json(), options.console());
             String host = options.host().equals("0.0.0.0") ? options.cluster().host() : options.host();
             member = ClusterMember.start(options.cluster(), Map.of(
                     ClusterStatus.GRPC_ATTRIBUTE, host + ":" + server.grpcPort(),

@@ -120,7 +120,7 @@ public final class AllInOneServer implements AutoCloseable {
                     metrics, new AccessLog(options.logContent()));
             ClusterStatus[] status = new ClusterStatus[1];
             gateway = GatewayServer.start(vertx, dispatcher, metrics, options.host(), options.grpcPort(),
-                    options.httpPort(), () -> status[0].json(), options.console());
+                    options.httpPort(), () -> status[0] == null ? null : status[0].json(), options.console());
             // The embedded member binds loopback only and joins nobody: no port beyond the public two
             // is reachable from the network.
             member = ClusterMember.start(ClusterSettings.standalone(options.clusterName()), Map.of(

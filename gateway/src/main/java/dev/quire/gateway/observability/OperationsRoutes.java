@@ -28,7 +28,13 @@ public final class OperationsRoutes {
                 OpenAiErrors.send(ctx.response(), e);
                 return;
             }
-            ctx.response().putHeader("content-type", "application/json").end(cluster.get().toString());
+            JsonNode view = cluster.get();
+            if (view == null) {
+                OpenAiErrors.send(ctx.response(), new GatewayException(dev.quire.gateway.admission.ErrorKind.UNAVAILABLE,
+                        null, "the gateway is still joining its cluster; retry shortly"));
+                return;
+            }
+            ctx.response().putHeader("content-type", "application/json").end(view.toString());
         });
         router.get("/health").handler(ctx -> ctx.response()
                 .putHeader("content-type", "application/json").end("{\"status\":\"ok\"}"));
