@@ -315,6 +315,7 @@ class ConsoleIT {
         }
 
         browser.find("#code-dialog [data-lang=python]").click();
+        browser.screenshot("console-code");
         String python = browser.text("#code-text");
         assertThat(python).contains("from openai import OpenAI")
                 .contains("base_url=\"" + base + "/v1\"")
@@ -497,6 +498,7 @@ class ConsoleIT {
         assertThat(browser.find("#key-dialog").isDisplayed()).isFalse();
         browser.find("#key-button").click();
         browser.await("the key prompt from the button", 5, d -> browser.find("#key-dialog").isDisplayed());
+        browser.screenshot("console-key");
         browser.find("#key-input").sendKeys("wrong-key", Keys.ENTER);
         browser.await("the key prompt again, saying the key was refused", 15,
                 d -> browser.find("#key-dialog").isDisplayed() && browser.find("#key-error").isDisplayed());
