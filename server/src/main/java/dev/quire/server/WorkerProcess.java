@@ -201,6 +201,11 @@ public final class WorkerProcess implements AutoCloseable {
         if (service.activeGenerations() > 0) {
             LOG.warn("Drain timeout reached; aborting {} generations still running", service.activeGenerations());
         }
+        // Their last events are on their way to the gateways: let them go out before this worker leaves.
+        long flushDeadline = Math.min(deadline, System.nanoTime()) + 2_000_000_000L;
+        while (service.openStreams() > 0 && System.nanoTime() < flushDeadline) {
+            Thread.sleep(10);
+        }
         close();
     }
 

@@ -125,6 +125,19 @@ public final class WorkerService implements Service {
         }
     }
 
+    /**
+     * Streams still open to gateways: a finished generation's last event is written on its stream's
+     * event loop just after the engine is done with it, so a drain waits for these too before the
+     * worker leaves (gateways end the streams of a worker that left).
+     */
+    public int openStreams() {
+        int n = 0;
+        for (Set<EventStream> open : connections.values()) {
+            n += open.size();
+        }
+        return n;
+    }
+
     /** Generations the engine is running now, orphans included. */
     public int activeGenerations() {
         return active.get();
