@@ -2,7 +2,7 @@
 # Failover and request-ledger benchmark.
 #
 # Part 1, failover latency: 1 gateway + 3 workers running the bundled model; `quire bench`
-# streams 32 concurrent greedy requests and SIGKILLs one worker 5 s in (--kill-worker-at). Reported:
+# streams 32 concurrent greedy requests for 15 s and SIGKILLs one worker 6 s in (--kill-worker-at). Reported:
 # failed, truncated and duplicated-token requests (all must be 0) and, for every stream in flight
 # at the kill, the pause until its next token (the failover latency). Three runs, fresh cluster each.
 #
@@ -11,12 +11,14 @@
 # is the bottleneck; output tokens/s, alternating on/off, three runs each, medians.
 #
 #   gateway/benchmarks/run-failover-benchmark.sh [REPORT] (default: gateway/benchmarks/failover.md)
+#   PARTS="failover ledger" (default: both) RUNS=3 (default)
 #
 # Run it alone: on a small machine every other process skews it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 report="${1:-gateway/benchmarks/failover.md}"
 runs="${RUNS:-3}"
+parts="${PARTS:-failover ledger}"
 work="$(mktemp -d)"
 pids=()
 cleanup() {
@@ -72,61 +74,68 @@ median() { python3 -c "import statistics,sys; print(statistics.median(float(x) f
   echo "Date: $(date -u +%Y-%m-%dT%H:%MZ); machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB;"
   echo "every process (gateway, workers, the load generator) shares these cores."
   echo
-  echo "## Failover latency: a worker SIGKILLed under 32 streams (1 gateway, 3 workers, bundled model)"
-  echo
-  echo "\`quire bench -c 32 -n 96 --output-len 256 --ignore-eos --kill-worker-at 5s\`. Pause: from the kill to"
-  echo "the next token of each stream in flight at that moment (the streams on other workers pause"
-  echo "only by their usual inter-token gap)."
-  echo
-  echo "| run | in flight | failed | truncated | duplicated | p50 pause (ms) | p99 pause (ms) | max pause (ms) |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 } > "$work/report.md"
 
-p99s=()
-for run in $(seq 1 "$runs"); do
-  start_cluster "kill-$run" 3 "" "--kv-cache-bytes 64m"
-  echo "${worker_pids[0]}" > "$work/victim.pid"
-  ./quire bench --target "grpc://127.0.0.1:$grpc_port" -c 32 -n 96 --warmup-requests 8 --input-len 16 \
-    --output-len 256 --ignore-eos --no-progress --kill-worker-at 5s --worker-pid-file "$work/victim.pid" \
-    --out "$work/kill-$run.json" >"$work/kill-$run.txt" 2>&1
-  f="$work/kill-$run.json"
-  p99=$(json "$f" "r['faults'][0]['p99_pause_ms']")
-  p99s+=("$p99")
-  printf "| %d | %s | %s | %s | %s | %.0f | %.0f | %.0f |\n" "$run" "$(json "$f" "r['faults'][0]['streams_in_flight']")" \
-    "$(json "$f" "r['points'][0]['failed']")" "$(json "$f" "r['points'][0]['truncated']")" \
-    "$(json "$f" "r['points'][0]['duplicated']")" "$(json "$f" "r['faults'][0]['p50_pause_ms']")" "$p99" \
-    "$(json "$f" "r['faults'][0]['max_pause_ms']")" >> "$work/report.md"
-  stop_cluster
-done
-printf "\nMedian p99 pause over %d runs: **%.0f ms**.\n" "$runs" "$(median "${p99s[@]}")" >> "$work/report.md"
+if [[ " $parts " == *" failover "* ]]; then
+  {
+    echo "## Failover latency: a worker SIGKILLed under 32 streams (1 gateway, 3 workers, bundled model)"
+    echo
+    echo "\`quire bench -c 32 --duration 15s --output-len 256 --ignore-eos --kill-worker-at 6s\`. Pause: from the kill to"
+    echo "the next token of each stream in flight at that moment (the streams on other workers pause"
+    echo "only by their usual inter-token gap)."
+    echo
+    echo "| run | in flight | failed | truncated | duplicated | p50 pause (ms) | p99 pause (ms) | max pause (ms) |"
+    echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+  } >> "$work/report.md"
 
-{
-  echo
-  echo "## The ledger's cost: gateway streaming throughput with --ledger on and off"
-  echo
-  echo "2 workers with 5 ms simulated steps and \`--max-seqs 256\`; \`quire bench -c 512 --output-len 128\`."
-  echo
-  echo "| run | ledger | output tok/s | p99 ITL (ms) | failed |"
-  echo "|---:|---|---:|---:|---:|"
-} >> "$work/report.md"
-on=(); off=()
-for run in $(seq 1 "$runs"); do
-  for mode in on off; do
-    start_cluster "ledger-$mode-$run" 2 "--ledger $mode" "--simulate-step-time 5ms --max-seqs 256"
-    ./quire bench --target "grpc://127.0.0.1:$grpc_port" -c 512 -n 2048 --warmup-requests 512 --input-len 32 \
-      --output-len 128 --ignore-eos --no-progress --out "$work/ledger-$mode-$run.json" \
-      >"$work/ledger-$mode-$run.txt" 2>&1
-    f="$work/ledger-$mode-$run.json"
-    tps=$(json "$f" "r['points'][0]['output_throughput']")
-    if [[ $mode == on ]]; then on+=("$tps"); else off+=("$tps"); fi
-    printf "| %d | %s | %.0f | %.1f | %s |\n" "$run" "$mode" "$tps" "$(json "$f" "r['points'][0]['p99_itl_ms']")" \
-      "$(json "$f" "r['points'][0]['failed']")" >> "$work/report.md"
+  p99s=()
+  for run in $(seq 1 "$runs"); do
+    start_cluster "kill-$run" 3 "" "--kv-cache-bytes 64m"
+    echo "${worker_pids[0]}" > "$work/victim.pid"
+    ./quire bench --target "grpc://127.0.0.1:$grpc_port" -c 32 --duration 15s --warmup-requests 8 --input-len 16 \
+      --output-len 256 --ignore-eos --no-progress --kill-worker-at 6s --worker-pid-file "$work/victim.pid" \
+      --out "$work/kill-$run.json" >"$work/kill-$run.txt" 2>&1
+    f="$work/kill-$run.json"
+    p99=$(json "$f" "r['faults'][0]['p99_pause_ms']")
+    p99s+=("$p99")
+    printf "| %d | %s | %s | %s | %s | %.0f | %.0f | %.0f |\n" "$run" "$(json "$f" "r['faults'][0]['streams_in_flight']")" \
+      "$(json "$f" "r['points'][0]['failed']")" "$(json "$f" "r['points'][0]['truncated']")" \
+      "$(json "$f" "r['points'][0]['duplicated']")" "$(json "$f" "r['faults'][0]['p50_pause_ms']")" "$p99" \
+      "$(json "$f" "r['faults'][0]['max_pause_ms']")" >> "$work/report.md"
     stop_cluster
   done
-done
-m_on=$(median "${on[@]}"); m_off=$(median "${off[@]}")
-printf "\nMedians: ledger on %.0f tok/s, off %.0f tok/s: on is **%.1f%%** of off.\n" "$m_on" "$m_off" \
-  "$(python3 -c "print(100*$m_on/$m_off)")" >> "$work/report.md"
+  printf "\nMedian p99 pause over %d runs: **%.0f ms**.\n" "$runs" "$(median "${p99s[@]}")" >> "$work/report.md"
+fi
+
+if [[ " $parts " == *" ledger "* ]]; then
+  {
+    echo
+    echo "## The ledger's cost: gateway streaming throughput with --ledger on and off"
+    echo
+    echo "2 workers with 5 ms simulated steps and \`--max-seqs 256\`; \`quire bench -c 512 --output-len 128\`."
+    echo
+    echo "| run | ledger | output tok/s | p99 ITL (ms) | failed |"
+    echo "|---:|---|---:|---:|---:|"
+  } >> "$work/report.md"
+  on=(); off=()
+  for run in $(seq 1 "$runs"); do
+    for mode in on off; do
+      start_cluster "ledger-$mode-$run" 2 "--ledger $mode" "--simulate-step-time 5ms --max-seqs 256"
+      ./quire bench --target "grpc://127.0.0.1:$grpc_port" -c 512 -n 2048 --warmup-requests 512 --input-len 32 \
+        --output-len 128 --ignore-eos --no-progress --out "$work/ledger-$mode-$run.json" \
+        >"$work/ledger-$mode-$run.txt" 2>&1
+      f="$work/ledger-$mode-$run.json"
+      tps=$(json "$f" "r['points'][0]['output_throughput']")
+      if [[ $mode == on ]]; then on+=("$tps"); else off+=("$tps"); fi
+      printf "| %d | %s | %.0f | %.1f | %s |\n" "$run" "$mode" "$tps" "$(json "$f" "r['points'][0]['p99_itl_ms']")" \
+        "$(json "$f" "r['points'][0]['failed']")" >> "$work/report.md"
+      stop_cluster
+    done
+  done
+  m_on=$(median "${on[@]}"); m_off=$(median "${off[@]}")
+  printf "\nMedians: ledger on %.0f tok/s, off %.0f tok/s: on is **%.1f%%** of off.\n" "$m_on" "$m_off" \
+    "$(python3 -c "print(100*$m_on/$m_off)")" >> "$work/report.md"
+fi
 
 mkdir -p "$(dirname "$report")"
 cp "$work/report.md" "$report"

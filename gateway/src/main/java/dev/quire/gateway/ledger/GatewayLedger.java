@@ -129,22 +129,15 @@ public final class GatewayLedger implements AutoCloseable {
     private void attempt(Context context, LedgerEntry wanted, SamplingOptions asked, long deadline,
                          String watchedOwner, long firstBeat, Promise<Claim> result) {
         String id = wanted.requestId();
-        Future.fromCompletionStage(ledger.find(id), context).onComplete(found -> {
+        // One round trip for a new id: opening it returns what holds the id instead when taken.
+        Future.fromCompletionStage(ledger.open(wanted), context).onComplete(found -> {
             if (found.failed()) {
                 result.fail(unavailable(found.cause()));
                 return;
             }
             LedgerEntry entry = found.result();
             if (entry == null) {
-                Future.fromCompletionStage(ledger.open(wanted), context).onComplete(opened -> {
-                    if (opened.failed()) {
-                        result.fail(unavailable(opened.cause()));
-                    } else if (opened.result()) {
-                        result.complete(new Claim.New(wanted));
-                    } else {
-                        attempt(context, wanted, asked, deadline, null, -1, result); // taken meanwhile: look again
-                    }
-                });
+                result.complete(new Claim.New(wanted));
                 return;
             }
             if (!entry.sameRequest(wanted.client(), wanted.model(), wanted.prompt(), asked)) {

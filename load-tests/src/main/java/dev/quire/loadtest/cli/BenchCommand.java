@@ -141,6 +141,8 @@ public final class BenchCommand implements Callable<Integer> {
 
         FaultInjector faults = s.faultPlan() == null ? null : new FaultInjector(s.faultPlan());
         List<PointReport> points = new ArrayList<>();
+        // Every request of the first point, kept or not in the report: the faults' recoveries are measured on them.
+        List<RequestResult> faultWindow = new ArrayList<>();
         boolean everyRequestFailed = false;
         String firstError = null;
         try (ClientEventLoops loops = ClientEventLoops.start(s.threads(), vertx -> driver(vertx, s.target(), options,
@@ -165,6 +167,9 @@ public final class BenchCommand implements Callable<Integer> {
                 PointReport point = new PointReport(plan.label(), plan.requestRate(), plan.burstiness(),
                         plan.maxConcurrency(), metrics, output.saveRequests ? run.results() : List.of());
                 points.add(point);
+                if (points.size() == 1) {
+                    faultWindow.addAll(run.results());
+                }
                 out.print(ResultTable.point(point, s.percentiles()));
                 out.flush();
                 if (metrics.get("completed") == 0 && !run.results().isEmpty()) {
@@ -173,13 +178,13 @@ public final class BenchCommand implements Callable<Integer> {
                     firstError = r.outcome() == Outcome.FAILED ? r.errorKind() + ": " + r.errorMessage() : "truncated";
                 }
                 // Written after every point, so an interrupted sweep keeps what it measured.
-                write(report(config, points, faults), s);
+                write(report(config, points, faults, faultWindow), s);
             }
             if (faults != null) {
                 waitForFault(faults, s.faultPlan());
             }
         }
-        BenchReport report = report(config, points, faults);
+        BenchReport report = report(config, points, faults, faultWindow);
         write(report, s);
         out.print(ResultTable.tail(report, s.percentiles()));
         out.flush();
@@ -320,10 +325,12 @@ public final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    private BenchReport report(Map<String, Object> config, List<PointReport> points, FaultInjector faults) {
+    private BenchReport report(Map<String, Object> config, List<PointReport> points, FaultInjector faults,
+                               List<RequestResult> faultWindow) {
+        List<FaultInjector.Event> events = faults == null ? List.of() : faults.events();
         return new BenchReport(new Version().getVersion()[0],
-                OffsetDateTime.now().truncatedTo(ChronoUnit.SECONDS).toString(), config, points,
-                faults == null ? List.of() : faults.events());
+                OffsetDateTime.now().truncatedTo(ChronoUnit.SECONDS).toString(), config, points, events,
+                BenchReport.recoveries(events, faultWindow));
     }
 
     private void write(BenchReport report, Settings s) throws IOException {

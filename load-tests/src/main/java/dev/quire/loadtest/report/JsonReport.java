@@ -52,11 +52,12 @@ public final class JsonReport {
             }
         }
         ArrayNode faults = root.putArray("faults");
-        for (FaultInjector.Event e : report.faults()) {
+        for (int i = 0; i < report.faults().size(); i++) {
+            FaultInjector.Event e = report.faults().get(i);
             var f = faults.addObject().put("at_s", e.atSeconds()).put("action", e.action()).put("ok", e.ok())
                     .put("detail", e.detail());
             if (!report.points().isEmpty()) {
-                FaultRecovery r = FaultRecovery.of(e, report.points().get(0).requests());
+                FaultRecovery r = report.recoveries().get(i);
                 f.put("streams_in_flight", r.inFlight()).put("streams_resumed", r.resumed())
                         .put("p50_pause_ms", r.percentile(50)).put("p99_pause_ms", r.percentile(99))
                         .put("max_pause_ms", r.percentile(100));

@@ -26,11 +26,12 @@ public final class ResultTable {
         StringBuilder sb = new StringBuilder();
         if (!report.faults().isEmpty()) {
             sb.append(rule("Injected faults"));
-            for (FaultInjector.Event e : report.faults()) {
+            for (int i = 0; i < report.faults().size(); i++) {
+                FaultInjector.Event e = report.faults().get(i);
                 sb.append(String.format(Locale.ROOT, "t=%.2fs %s: %s%n", e.atSeconds(), e.action(),
                         (e.ok() ? "" : "FAILED: ") + e.detail()));
                 if (!report.points().isEmpty()) {
-                    FaultRecovery r = FaultRecovery.of(e, report.points().get(0).requests());
+                    FaultRecovery r = report.recoveries().get(i);
                     sb.append(String.format(Locale.ROOT, "  streams in flight: %d, resumed: %d; pause until the "
                                     + "next token (ms): p50 %.1f, p99 %.1f, max %.1f%n", r.inFlight(), r.resumed(),
                             r.percentile(50), r.percentile(99), r.percentile(100)));

@@ -226,7 +226,7 @@ class BenchAgainstQuireTest {
             Files.writeString(pidFile, worker.pid() + "\n");
             Path marker = dir.resolve("fault-ran");
             Path out = dir.resolve("fault.json");
-            Cli.Result r = Cli.run("--target", target, "-n", "16", "-c", "2", "--input-len", "8", "--output-len", "16",
+            Cli.Result r = Cli.run("--target", target, "-n", "16", "-c", "2", "--input-len", "8", "--output-len", "64",
                     "--ignore-eos", "--kill-worker-at", "150ms", "--worker-pid-file", pidFile.toString(),
                     "--fault-command", "touch '" + marker + "'", "--out", out.toString());
             assertThat(r.exitCode()).as(r.err()).isZero();
@@ -240,6 +240,12 @@ class BenchAgainstQuireTest {
             assertThat(faults.path(0).path("action").asText()).isEqualTo("kill -9 " + worker.pid());
             assertThat(faults.path(0).path("ok").asBoolean()).isTrue();
             assertThat(faults.path(0).path("at_s").asDouble()).isBetween(0.1, 30.0);
+            // Measured without --save-requests: the recovery is computed over every request all the same.
+            assertThat(faults.path(0).path("streams_in_flight").asInt()).as("closed loop of 2: streams run at 150 ms")
+                    .isBetween(1, 2);
+            assertThat(faults.path(0).path("streams_resumed").asInt())
+                    .isEqualTo(faults.path(0).path("streams_in_flight").asInt());
+            assertThat(faults.path(0).path("max_pause_ms").asDouble()).isPositive();
             assertThat(faults.path(1).path("action").asText()).startsWith("sh -c 'touch");
             assertThat(faults.path(1).path("ok").asBoolean()).isTrue();
             assertThat(json.path("config").path("fault").path("at_s").asDouble()).isEqualTo(0.15);

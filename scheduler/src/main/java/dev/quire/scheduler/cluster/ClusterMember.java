@@ -38,6 +38,7 @@ public final class ClusterMember implements AutoCloseable {
 
     /** Starts a member that announces {@code attributes} to the others (a gateway's public ports, say). */
     public static ClusterMember start(ClusterSettings settings, java.util.Map<String, String> attributes) {
+        AsyncCallbacks.install();
         Config config = new Config();
         config.setClusterName(settings.clusterName());
         config.setLiteMember(settings.liteMember());

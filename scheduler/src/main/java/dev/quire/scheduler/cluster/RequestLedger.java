@@ -57,10 +57,14 @@ public final class RequestLedger {
                 ? CompletableFuture.completedFuture(e) : results.getAsync(requestId));
     }
 
-    /** Records a new running request; false when its id is taken (running, or finished and kept). */
-    public CompletionStage<Boolean> open(LedgerEntry entry) {
+    /**
+     * Records a new running request, unless its id is taken.
+     *
+     * @return null when recorded; else the entry that holds the id (running, or finished and kept)
+     */
+    public CompletionStage<LedgerEntry> open(LedgerEntry entry) {
         return results.getAsync(entry.requestId()).thenCompose(done -> done != null
-                ? CompletableFuture.completedFuture(false)
+                ? CompletableFuture.completedFuture(done)
                 : running.submitToKey(entry.requestId(), new Open(entry)));
     }
 
@@ -92,15 +96,15 @@ public final class RequestLedger {
         return running.submitToKey(requestId, new TakeOver(from, to));
     }
 
-    /** Sets the entry when the key holds none. */
-    record Open(LedgerEntry entry) implements EntryProcessor<String, LedgerEntry, Boolean> {
+    /** Sets the entry when the key holds none; returns null then, else the entry the key holds. */
+    record Open(LedgerEntry entry) implements EntryProcessor<String, LedgerEntry, LedgerEntry> {
         @Override
-        public Boolean process(Map.Entry<String, LedgerEntry> e) {
+        public LedgerEntry process(Map.Entry<String, LedgerEntry> e) {
             if (e.getValue() != null) {
-                return false;
+                return e.getValue();
             }
             e.setValue(entry);
-            return true;
+            return null;
         }
     }
 

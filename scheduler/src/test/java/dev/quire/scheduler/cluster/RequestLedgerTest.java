@@ -57,8 +57,8 @@ class RequestLedgerTest {
         ClusterMember b = member(15_922);
         RequestLedger onA = new RequestLedger(a);
         RequestLedger onB = new RequestLedger(b);
-        assertThat(get(onA.open(entry("r1", a.memberId())))).isTrue();
-        assertThat(get(onB.open(entry("r1", b.memberId())))).as("the id is taken").isFalse();
+        assertThat(get(onA.open(entry("r1", a.memberId())))).as("a free id is recorded").isNull();
+        assertThat(get(onB.open(entry("r1", b.memberId()))).gateway()).as("the id is taken, by A").isEqualTo(a.memberId());
 
         assertThat(get(onA.append("r1", new RequestLedger.AppendOutput(a.memberId(), "w1", 0, out("ab", 10, 11)))))
                 .isTrue();
@@ -102,8 +102,36 @@ class RequestLedgerTest {
         LedgerEntry done = get(onB.find("r1"));
         assertThat(done.finished()).isTrue();
         assertThat(done.finish()).isEqualTo(FinishReason.LENGTH);
-        assertThat(get(onB.open(entry("r1", b.memberId())))).as("a kept result holds its id").isFalse();
+        assertThat(get(onB.open(entry("r1", b.memberId()))).finished()).as("a kept result holds its id").isTrue();
         Thread.sleep(2500);
         assertThat(get(onB.find("r1"))).as("the result expired").isNull();
+    }
+
+    @Test
+    void ledgerCallsStartNoThreadPerOperation() throws Exception {
+        ClusterMember a = member(15_921);
+        RequestLedger ledger = new RequestLedger(a);
+        java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+        get(ledger.open(entry("warm", a.memberId())));
+        long before = threads.getTotalStartedThreadCount();
+        int requests = 100;
+        List<java.util.concurrent.CompletableFuture<?>> all = new ArrayList<>();
+        for (int i = 0; i < requests; i++) {
+            String id = "t-" + i;
+            all.add(ledger.open(entry(id, a.memberId()))
+                    .thenCompose(ok -> ledger.append(id, new RequestLedger.AppendOutput(a.memberId(), "w", 0,
+                            out("a", 5))))
+                    .thenCompose(ok -> ledger.find(id))
+                    .thenCompose(e -> ledger.finish(e.finishedWith(e.output(), FinishReason.LENGTH, 1),
+                            Duration.ofMinutes(1)))
+                    .toCompletableFuture());
+        }
+        for (var f : all) {
+            f.get(30, TimeUnit.SECONDS);
+        }
+        // Before: where the common pool has one thread (2 cores), every callback started a thread of its own.
+        assertThat(threads.getTotalStartedThreadCount() - before).as("threads started by %d x 5 ledger operations",
+                requests).isLessThan(20);
+        assertThat(get(ledger.find("t-7")).finished()).isTrue();
     }
 }
