@@ -317,6 +317,56 @@ class LlamaEngineTest {
                         e -> assertThat(e.field()).isEqualTo("prompt_token_ids"));
     }
 
+    private static int[] greedyToTheContextLimit;
+
+    /** Greedy from BOS, ignoring EOS and with max_tokens unset: only the context limit ends it (run once). */
+    private static synchronized int[] greedyToTheContextLimit() throws Exception {
+        if (greedyToTheContextLimit == null) {
+            CollectingListener l = submit(engine, new int[]{1}, SamplingOptions.builder().temperature(0f)
+                    .ignoreEos(true).build());
+            assertThat(l.await()).isEqualTo(FinishReason.LENGTH);
+            greedyToTheContextLimit = l.tokenArray();
+        }
+        return greedyToTheContextLimit.clone();
+    }
+
+    @Test
+    void withMaxTokensUnsetARequestEndsAtTheContextLimit() throws Exception {
+        int[] golden = golden();
+        int[] all = greedyToTheContextLimit();
+        // Prompt plus output fill the context exactly: 1 + 511 = 512 positions.
+        assertThat(engine.maxModelLen()).isEqualTo(512);
+        assertThat(all).hasSize(engine.maxModelLen() - 1).startsWith(golden);
+
+        // A long prompt leaves only the rest of the context to generate, and the output continues the same text.
+        int[] prompt = new int[500];
+        prompt[0] = 1;
+        System.arraycopy(all, 0, prompt, 1, prompt.length - 1);
+        CollectingListener l = submit(engine, prompt, SamplingOptions.builder().temperature(0f).ignoreEos(true)
+                .build());
+        assertThat(l.await()).isEqualTo(FinishReason.LENGTH);
+        assertThat(l.completionTokens).isEqualTo(12);
+        assertThat(l.tokenArray()).containsExactly(Arrays.copyOfRange(all, prompt.length - 1, all.length));
+        awaitIdle(engine);
+    }
+
+    @Test
+    void withoutIgnoreEosGenerationStopsAtTheFirstEndOfSequenceTokenAndEmitsIt() throws Exception {
+        int[] all = greedyToTheContextLimit();
+        int eos = engine.servedModel().config().eosTokenIds()[0];
+        int eosAt = -1;
+        for (int i = 0; i < all.length && eosAt < 0; i++) {
+            eosAt = all[i] == eos ? i : -1;
+        }
+        // The story ends (EOS, id 2) at output position 345, well before the context limit.
+        assertThat(eosAt).as("the model's greedy story ends with EOS before the context limit").isPositive();
+
+        CollectingListener l = submit(engine, new int[]{1}, SamplingOptions.builder().temperature(0f).build());
+        assertThat(l.await()).isEqualTo(FinishReason.STOP);
+        assertThat(l.tokenArray()).containsExactly(Arrays.copyOf(all, eosAt + 1));
+        assertThat(l.completionTokens).isEqualTo(eosAt + 1);
+    }
+
     /** One sequence per step, so a second request waits while the first runs. */
     static EngineConfig oneSequenceAtATime() {
         return new EngineConfig("cpu", 16, 32L << 20, 0.8, 2048, 1, 0, true);
