@@ -18,13 +18,22 @@ import java.util.Map;
  * The continuous-batching step planner: owns every live {@link Sequence} and the KV cache, and decides each engine
  * step what to compute.
  *
- * <p><b>Planning ({@link #plan()}).</b> Running sequences come first, in running order (priority, then arrival), each
- * getting the rest of its prefill (chunked by the remaining budget) or one decode token. Their blocks grow lazily; when
- * the pool runs dry the scheduler preempts by recompute: the last running sequence (the lowest-priority,
- * latest-arrived one, which is never one already scheduled this step unless it is the one needing blocks) loses its
- * blocks and goes back to the head of the waiting queue with its output kept. Then, if no preemption happened, waiting
- * sequences are admitted in order (preempted ones first) while budget, the sequence cap and free blocks last; the
- * first one that does not fit stops admission, so nobody overtakes it.
+ * <p><b>Planning ({@link #plan()}).</b> Running sequences come first, in running order (protected ones first, see
+ * below, then priority, then arrival), each getting the rest of its prefill (chunked by the remaining budget) or one
+ * decode token. Their blocks grow lazily; when the pool runs dry the scheduler preempts by recompute: the last
+ * unprotected running sequence (the lowest-priority, latest-arrived one that is not protected, which is never one
+ * already scheduled this step unless it is the one needing blocks) loses its blocks and goes back to the waiting queue
+ * with its output kept. Then, if no preemption happened, waiting sequences are admitted in order (preempted ones first,
+ * oldest first within a priority) while budget, the sequence cap and free blocks last; the first one that does not fit
+ * stops admission, so nobody overtakes it.
+ *
+ * <p><b>Bounded preemption.</b> A sequence preempted {@link SchedulerConfig#maxPreemptions()} times is <em>protected</em>
+ * when it is admitted again: it is never preempted again and runs ahead of every unprotected sequence. So that a
+ * protected sequence can always grow by preempting unprotected ones, protected sequences are admitted only while the
+ * pool could hold all running protected ones at {@link #maxSequenceLength()} together; until then the protected one
+ * waits at the head of the queue (and, as head of line, holds back everyone behind it). No sequence is therefore
+ * preempted more than {@code maxPreemptions} times, and every waiting one is admitted once the running ones ahead of it
+ * finish or are preempted.
  *
  * <p><b>Length limit.</b> A sequence may hold at most {@link #maxSequenceLength()} tokens, which is
  * {@code maxModelLen} unless the whole pool holds fewer tokens. {@link #add} rejects prompts of that length or more (at
@@ -38,13 +47,23 @@ public final class Scheduler {
     private final SchedulerConfig config;
     private final KvCacheManager kvCache;
     private final int maxSequenceLength;
+    // Blocks a protected sequence may need at most: what each running protected sequence has reserved.
+    private final int blocksPerProtected;
+
+    /**
+     * The order of the running list: protected sequences first (so that their victims are always found after them),
+     * then {@link Sequence#SERVICE_ORDER}. Protection only changes while a sequence is not running.
+     */
+    static final java.util.Comparator<Sequence> RUNNING_ORDER = java.util.Comparator
+            .comparing((Sequence s) -> !s.isPreemptionProtected()).thenComparing(Sequence.SERVICE_ORDER);
 
     private final Map<String, Sequence> live = new HashMap<>();
-    // RUNNING sequences in SERVICE_ORDER; finished ones linger until the next plan() compacts the list.
+    // RUNNING sequences in RUNNING_ORDER; finished ones linger until the next plan() compacts the list.
     private final ArrayList<Sequence> running = new ArrayList<>();
     private final WaitingQueue waiting = new WaitingQueue();
     private int numRunning;
     private int numWaiting;
+    private int numProtectedRunning;
     private long nextArrival;
 
     private long stepsPlanned;
@@ -68,6 +87,7 @@ public final class Scheduler {
         this.kvCache = new KvCacheManager(config.numBlocks(), config.blockSize(), config.prefixCaching(),
                 new BlockHasher(config.cacheSalt(), hashFunction));
         this.maxSequenceLength = (int) Math.min(config.maxModelLen(), config.capacityTokens());
+        this.blocksPerProtected = kvCache.blocksFor(maxSequenceLength);
     }
 
     public SchedulerConfig config() {
@@ -169,7 +189,8 @@ public final class Scheduler {
         }
         List<String> preempted = Collections.emptyList();
 
-        // Running sequences first. Victims come off the tail, which is never scheduled yet: we walk from the head.
+        // Running sequences first. Victims come off the tail (skipping protected ones), which is never scheduled yet:
+        // we walk from the head.
         for (int i = 0; i < running.size() && budget > 0; i++) {
             Sequence seq = running.get(i);
             int numTokens = Math.min(seq.tokensToCompute(), budget);
@@ -178,12 +199,13 @@ public final class Scheduler {
                 if (preempted.isEmpty()) {
                     preempted = new ArrayList<>();
                 }
-                Sequence victim = running.get(running.size() - 1);
+                int victimIndex = victimIndex(i);
+                Sequence victim = running.get(victimIndex);
                 if (victim == seq && i == 0) {
                     // Cannot happen while maxSequenceLength <= pool capacity; fail loudly rather than livelock.
                     throw new IllegalStateException("pool of " + config.numBlocks() + " blocks cannot hold " + seq);
                 }
-                running.remove(running.size() - 1);
+                running.remove(victimIndex);
                 preempt(victim);
                 preempted.add(victim.requestId());
                 if (victim == seq) {
@@ -192,7 +214,8 @@ public final class Scheduler {
                 }
             }
             if (seqPreempted) {
-                break; // it was the tail: nothing after it
+                i--; // the next running sequence, if any, moved into its place
+                continue;
             }
             pendingSequences[items.size()] = seq;
             items.add(schedule(seq, numTokens));
@@ -206,6 +229,10 @@ public final class Scheduler {
                 if (seq == null) {
                     break;
                 }
+                boolean protect = seq.numPreemptions() >= config.maxPreemptions();
+                if (protect && (long) (numProtectedRunning + 1) * blocksPerProtected > config.numBlocks()) {
+                    break; // its reservation does not fit yet: a running protected sequence must finish first
+                }
                 int cachedTokens = kvCache.admit(seq.blocks(), seq.tokenArray(), seq.length(), budget);
                 if (cachedTokens < 0) {
                     break; // head of line does not fit: nobody may overtake it
@@ -213,7 +240,10 @@ public final class Scheduler {
                 waiting.poll();
                 numWaiting--;
                 numRunning++;
-                seq.markRunning(cachedTokens);
+                seq.markRunning(cachedTokens, protect);
+                if (protect) {
+                    numProtectedRunning++;
+                }
                 insertRunning(seq);
                 int numTokens = Math.min(seq.tokensToCompute(), budget);
                 pendingSequences[items.size()] = seq;
@@ -289,7 +319,24 @@ public final class Scheduler {
         return new ScheduledSequence(seq.requestId(), start, tokenIds, slotMapping, table, samples);
     }
 
+    /**
+     * Where the victim is when the sequence at {@code index} needs blocks: the last unprotected running sequence at
+     * {@code index} or after it. Protected sequences run first and together fit the pool (see the class comment), so
+     * while one of them needs blocks an unprotected one holds some; the fallback to the last one is for safety only.
+     */
+    private int victimIndex(int index) {
+        for (int j = running.size() - 1; j >= index; j--) {
+            if (!running.get(j).isPreemptionProtected()) {
+                return j;
+            }
+        }
+        return running.size() - 1;
+    }
+
     private void preempt(Sequence victim) {
+        if (victim.isPreemptionProtected()) {
+            numProtectedRunning--;
+        }
         kvCache.free(victim.blocks());
         victim.markPreempted();
         numRunning--;
@@ -301,6 +348,9 @@ public final class Scheduler {
     private void finishLive(Sequence seq, FinishReason reason) {
         switch (seq.status()) {
             case RUNNING -> {
+                if (seq.isPreemptionProtected()) {
+                    numProtectedRunning--;
+                }
                 kvCache.free(seq.blocks());
                 numRunning--; // removed from `running` by the next plan()
             }
@@ -322,9 +372,9 @@ public final class Scheduler {
         }
     }
 
-    /** Inserts at the sequence's place in SERVICE_ORDER (a re-admitted sequence regains its old place). */
+    /** Inserts at the sequence's place in RUNNING_ORDER (a re-admitted sequence regains its old place). */
     private void insertRunning(Sequence seq) {
-        int index = Collections.binarySearch(running, seq, Sequence.SERVICE_ORDER);
+        int index = Collections.binarySearch(running, seq, RUNNING_ORDER);
         running.add(index < 0 ? -index - 1 : index, seq);
     }
 

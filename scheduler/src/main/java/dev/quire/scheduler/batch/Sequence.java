@@ -34,6 +34,8 @@ public final class Sequence {
     private SequenceStatus status = SequenceStatus.WAITING;
     private FinishReason finishReason;
     private long arrival = NOT_ADDED;
+    private int numPreemptions;
+    private boolean preemptionProtected;
 
     /**
      * @param requestId      unique among the scheduler's live sequences
@@ -126,6 +128,11 @@ public final class Sequence {
         return priority;
     }
 
+    /** How often the scheduler has preempted this sequence. */
+    public int numPreemptions() {
+        return numPreemptions;
+    }
+
     public boolean isFinished() {
         return status == SequenceStatus.FINISHED;
     }
@@ -163,8 +170,14 @@ public final class Sequence {
         return length - numComputedTokens;
     }
 
-    void markRunning(int cachedTokens) {
+    /** Whether the scheduler will never preempt this sequence again (set on admission, see {@link Scheduler}). */
+    boolean isPreemptionProtected() {
+        return preemptionProtected;
+    }
+
+    void markRunning(int cachedTokens, boolean preemptionProtected) {
         status = SequenceStatus.RUNNING;
+        this.preemptionProtected = preemptionProtected;
         numCachedTokens = cachedTokens;
         numComputedTokens = cachedTokens;
     }
@@ -172,6 +185,7 @@ public final class Sequence {
     void markPreempted() {
         status = SequenceStatus.PREEMPTED;
         numComputedTokens = 0;
+        numPreemptions++;
     }
 
     void markFinished(FinishReason reason) {

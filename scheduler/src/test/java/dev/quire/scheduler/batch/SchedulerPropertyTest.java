@@ -119,7 +119,7 @@ class SchedulerPropertyTest {
             int maxBatchedTokens = 1 + rnd.nextInt(rnd.nextBoolean() ? 8 : 64);
             int maxSeqs = 1 + rnd.nextInt(10);
             config = new SchedulerConfig(numBlocks, blockSize, maxBatchedTokens, maxSeqs, maxModelLen,
-                    rnd.nextInt(5) != 0, rnd.nextLong());
+                    rnd.nextInt(5) != 0, rnd.nextLong(), rnd.nextInt(5));
             // A hash that collides all the time must cost hits, never correctness.
             BlockHashFunction hash = rnd.nextInt(4) == 0
                     ? (parent, tokens, from, length, salt) -> (parent * 31 + tokens[from]) & 3
@@ -319,11 +319,14 @@ class SchedulerPropertyTest {
             }
             if (!plan.preempted().isEmpty()) {
                 assertThat(admissionSeen).as("no admission in a step that preempted").isFalse();
-                // Victims are the lowest ranked: every sequence left running outranks every victim.
+                // Victims are the lowest ranked unprotected ones: every unprotected sequence left running outranks
+                // every victim, and no victim was protected or goes beyond the bound.
                 for (String id : plan.preempted()) {
                     Sequence victim = scheduler.get(id);
+                    assertThat(victim.isPreemptionProtected()).as("protected victim").isFalse();
+                    assertThat(victim.numPreemptions()).isLessThanOrEqualTo(config.maxPreemptions());
                     for (Tracker t : active) {
-                        if (t.seq.status() == SequenceStatus.RUNNING
+                        if (t.seq.status() == SequenceStatus.RUNNING && !t.seq.isPreemptionProtected()
                                 && Sequence.SERVICE_ORDER.compare(t.seq, victim) > 0) {
                             fail("preempted " + victim + " while lower-ranked " + t.seq + " keeps running");
                         }

@@ -14,6 +14,7 @@ import dev.quire.scheduler.engine.GenerationRequest;
 import dev.quire.scheduler.engine.InferenceEngine;
 
 import dev.quire.scheduler.engine.FinishReason;
+import dev.quire.scheduler.batch.SchedulerConfig;
 import dev.quire.scheduler.batch.SchedulerStats;
 import dev.quire.worker.model.PagedKvCache;
 import dev.quire.worker.model.ServedModel;
@@ -219,6 +220,88 @@ class LlamaEngineTest {
         assertThat(e.stats().kvBlocksUsed()).isZero();
     }
 
+    /**
+     * 64 greedy streams on a pool of 64 blocks, which holds 8 sequences at the context limit of 128 tokens: the
+     * streams need about seven times the pool, so they are preempted over and over. Each must produce what it
+     * produces alone, be preempted at most {@link SchedulerConfig#DEFAULT_MAX_PREEMPTIONS}
+     * times, and once first scheduled wait (be left out of) at most {@code MAX_WAIT_STEPS} engine steps in all.
+     *
+     * <p>The step budget (2048 tokens) exceeds what the pool can hold (1024), so a running stream is computed in every
+     * step: a stream is left out of a step only while it is preempted, and every preemption leaves it out of at least
+     * the step that preempted it. So the gaps in the steps that compute a stream count its preemptions, and their
+     * lengths its waits. Steps, not time, keep the check independent of the machine's load.
+     */
+    @Test
+    void sixtyFourStreamsOnAPoolForEightAreEachPreemptedAtMostThreeTimesAndWaitBoundedSteps() throws Exception {
+        int streams = 64;
+        int contextLimit = 128;
+        int maxTokens = 100;
+        // The stated bound: at most 3 waits, each shorter than the 128 steps in which the sequences running when it
+        // began reach the context limit and leave (about 220 steps in all are seen; unbounded preemption gave 9 waits).
+        int maxWaitSteps = SchedulerConfig.DEFAULT_MAX_PREEMPTIONS * contextLimit;
+        ServedModel model = ServedModel.load(MODEL, "starvation");
+        long blockBytes = PagedKvCache.bytesPerBlock(model.config(), 16, DataType.FLOAT32);
+        EngineConfig config = new EngineConfig("cpu", 16, 64 * blockBytes, 0.8, 2048, 256, contextLimit, true);
+        Random random = new Random(64);
+        List<int[]> prompts = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            int[] p = new int[4 + random.nextInt(contextLimit - maxTokens - 4)];
+            p[0] = 1;
+            for (int j = 1; j < p.length; j++) {
+                p[j] = 3 + random.nextInt(500);
+            }
+            prompts.add(p);
+        }
+        SamplingOptions greedy = SamplingOptions.builder().temperature(0f).maxTokens(maxTokens).ignoreEos(true)
+                .build();
+        List<int[]> alone = new ArrayList<>();
+        for (int[] p : prompts) {
+            alone.add(runAlone(p, greedy));
+        }
+
+        Map<String, List<Long>> computedIn = new ConcurrentHashMap<>();
+        try (LlamaEngine small = new LlamaEngine(model, config)) {
+            small.injectFaults(new LlamaEngine.StepFaults() {
+                @Override
+                public void beforeForward(long stepIndex, List<String> requestIds) {
+                    for (String id : requestIds) {
+                        computedIn.computeIfAbsent(id, k -> new ArrayList<>()).add(stepIndex);
+                    }
+                }
+            });
+            List<CollectingListener> ls = new ArrayList<>();
+            for (int i = 0; i < streams; i++) {
+                CollectingListener l = new CollectingListener();
+                small.submit(new GenerationRequest("stream-" + i, prompts.get(i % prompts.size()), greedy), l);
+                ls.add(l);
+            }
+            for (int i = 0; i < streams; i++) {
+                assertThat(ls.get(i).await()).isEqualTo(FinishReason.LENGTH);
+                assertThat(ls.get(i).tokenArray()).as("stream %d", i).containsExactly(alone.get(i % prompts.size()));
+            }
+            assertThat(small.stats().preemptions()).as("the pool forced preemption").isGreaterThan(streams);
+            awaitNoBlocksUsed(small);
+        }
+        int maxPreemptions = 0;
+        for (int i = 0; i < streams; i++) {
+            List<Long> steps = computedIn.get("stream-" + i);
+            int gaps = 0;
+            long waited = 0;
+            for (int k = 1; k < steps.size(); k++) {
+                long gap = steps.get(k) - steps.get(k - 1) - 1;
+                if (gap > 0) {
+                    gaps++;
+                    waited += gap;
+                }
+            }
+            assertThat(gaps).as("preemptions of stream %d (computed in steps %s)", i, steps)
+                    .isLessThanOrEqualTo(SchedulerConfig.DEFAULT_MAX_PREEMPTIONS);
+            assertThat(waited).as("steps stream %d waited after its first step", i).isLessThanOrEqualTo(maxWaitSteps);
+            maxPreemptions = Math.max(maxPreemptions, gaps);
+        }
+        assertThat(maxPreemptions).as("some stream reached the bound").isEqualTo(3);
+    }
+
     @Test
     void stopTokensEosAndRequestChecks() throws Exception {
         int[] golden = golden();
@@ -232,6 +315,56 @@ class LlamaEngineTest {
         assertThatThrownBy(() -> submit(engine, new int[]{1, 9999}, SamplingOptions.greedy(1)))
                 .isInstanceOfSatisfying(InvalidRequestException.class,
                         e -> assertThat(e.field()).isEqualTo("prompt_token_ids"));
+    }
+
+    private static int[] greedyToTheContextLimit;
+
+    /** Greedy from BOS, ignoring EOS and with max_tokens unset: only the context limit ends it (run once). */
+    private static synchronized int[] greedyToTheContextLimit() throws Exception {
+        if (greedyToTheContextLimit == null) {
+            CollectingListener l = submit(engine, new int[]{1}, SamplingOptions.builder().temperature(0f)
+                    .ignoreEos(true).build());
+            assertThat(l.await()).isEqualTo(FinishReason.LENGTH);
+            greedyToTheContextLimit = l.tokenArray();
+        }
+        return greedyToTheContextLimit.clone();
+    }
+
+    @Test
+    void withMaxTokensUnsetARequestEndsAtTheContextLimit() throws Exception {
+        int[] golden = golden();
+        int[] all = greedyToTheContextLimit();
+        // Prompt plus output fill the context exactly: 1 + 511 = 512 positions.
+        assertThat(engine.maxModelLen()).isEqualTo(512);
+        assertThat(all).hasSize(engine.maxModelLen() - 1).startsWith(golden);
+
+        // A long prompt leaves only the rest of the context to generate, and the output continues the same text.
+        int[] prompt = new int[500];
+        prompt[0] = 1;
+        System.arraycopy(all, 0, prompt, 1, prompt.length - 1);
+        CollectingListener l = submit(engine, prompt, SamplingOptions.builder().temperature(0f).ignoreEos(true)
+                .build());
+        assertThat(l.await()).isEqualTo(FinishReason.LENGTH);
+        assertThat(l.completionTokens).isEqualTo(12);
+        assertThat(l.tokenArray()).containsExactly(Arrays.copyOfRange(all, prompt.length - 1, all.length));
+        awaitIdle(engine);
+    }
+
+    @Test
+    void withoutIgnoreEosGenerationStopsAtTheFirstEndOfSequenceTokenAndEmitsIt() throws Exception {
+        int[] all = greedyToTheContextLimit();
+        int eos = engine.servedModel().config().eosTokenIds()[0];
+        int eosAt = -1;
+        for (int i = 0; i < all.length && eosAt < 0; i++) {
+            eosAt = all[i] == eos ? i : -1;
+        }
+        // The story ends (EOS, id 2) at output position 345, well before the context limit.
+        assertThat(eosAt).as("the model's greedy story ends with EOS before the context limit").isPositive();
+
+        CollectingListener l = submit(engine, new int[]{1}, SamplingOptions.builder().temperature(0f).build());
+        assertThat(l.await()).isEqualTo(FinishReason.STOP);
+        assertThat(l.tokenArray()).containsExactly(Arrays.copyOf(all, eosAt + 1));
+        assertThat(l.completionTokens).isEqualTo(eosAt + 1);
     }
 
     /** One sequence per step, so a second request waits while the first runs. */

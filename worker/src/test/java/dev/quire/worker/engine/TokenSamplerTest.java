@@ -193,4 +193,217 @@ class TokenSamplerTest {
             assertThat(x).as("the row itself is left alone").containsExactly(before);
         }
     }
+
+    // ---- statistics: the draws follow the filtered softmax ----
+
+    /** Eight distinct logits, no two filter thresholds landing on a tie. */
+    private static final float[] SPREAD = {2.0f, 1.5f, 1.1f, 0.5f, 0.0f, -0.6f, -1.2f, -2.0f};
+    private static final int DRAWS = 60_000;
+    /** Upper 0.1% points of the chi-square distribution, by degrees of freedom (index). */
+    private static final double[] CHI_SQUARE_999 =
+            {Double.NaN, 10.828, 13.816, 16.266, 18.467, 20.515, 22.458, 24.322, 26.124, 27.877};
+
+    /**
+     * What the sampler is meant to draw from: softmax of {@code logits / temperature}, keeping only tokens whose
+     * probability is at least {@code minP} times the top one, only the {@code topK} largest, and of those the smallest
+     * most-likely set whose mass reaches {@code topP} of theirs; renormalised. Zero for every token filtered out.
+     */
+    private static double[] filteredSoftmax(float[] logits, float temperature, int topK, float topP, float minP) {
+        int n = logits.length;
+        double[] p = new double[n];
+        double max = Double.NEGATIVE_INFINITY;
+        for (float v : logits) {
+            max = Math.max(max, v / (double) temperature);
+        }
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            p[i] = Math.exp(logits[i] / (double) temperature - max);
+            sum += p[i];
+        }
+        for (int i = 0; i < n; i++) {
+            p[i] /= sum;
+        }
+        Integer[] byProbability = new Integer[n];
+        for (int i = 0; i < n; i++) {
+            byProbability[i] = i;
+        }
+        Arrays.sort(byProbability, (a, b) -> Double.compare(p[b], p[a]));
+        boolean[] keep = new boolean[n];
+        double top = p[byProbability[0]];
+        for (int r = 0; r < n; r++) {
+            int i = byProbability[r];
+            keep[i] = p[i] >= minP * top && (topK <= 0 || r < topK);
+        }
+        if (topP < 1f) {
+            double kept = 0;
+            for (int i = 0; i < n; i++) {
+                kept += keep[i] ? p[i] : 0;
+            }
+            double mass = 0;
+            for (int r = 0; r < n; r++) {
+                int i = byProbability[r];
+                if (!keep[i]) {
+                    continue;
+                }
+                if (mass >= topP * kept) {
+                    keep[i] = false;
+                }
+                mass += p[i];
+            }
+        }
+        double total = 0;
+        for (int i = 0; i < n; i++) {
+            total += keep[i] ? p[i] : 0;
+        }
+        double[] q = new double[n];
+        for (int i = 0; i < n; i++) {
+            q[i] = keep[i] ? p[i] / total : 0;
+        }
+        return q;
+    }
+
+    /**
+     * Draws {@link #DRAWS} tokens (a fixed seed, one token index per draw) with a history built afresh for each draw,
+     * then checks: no draw of a token the expected distribution excludes, and Pearson's chi-square statistic over the
+     * kept tokens under the 0.1% critical value.
+     */
+    private void assertDrawsFollow(float[] logits, SamplingOptions options, int[] prompt, int[] output,
+                                   double[] expected) {
+        int[] counts = new int[logits.length];
+        for (int i = 0; i < DRAWS; i++) {
+            TokenHistory history = TokenHistory.of(prompt, options);
+            for (int t : output) {
+                history.add(t);
+            }
+            counts[sampler.sample(logits, 0, logits.length, options, 1234L, i, history).tokenId()]++;
+        }
+        double chiSquare = 0;
+        int categories = 0;
+        for (int t = 0; t < logits.length; t++) {
+            if (expected[t] == 0) {
+                assertThat(counts[t]).as("draws of filtered-out token %d in %s", t, Arrays.toString(counts)).isZero();
+                continue;
+            }
+            double e = expected[t] * DRAWS;
+            assertThat(e).as("expected count of token %d (chi-square needs at least 5)", t).isGreaterThanOrEqualTo(5);
+            chiSquare += (counts[t] - e) * (counts[t] - e) / e;
+            categories++;
+        }
+        assertThat(categories).as("tokens kept").isGreaterThanOrEqualTo(2);
+        assertThat(chiSquare).as("chi-square of %s against %s", Arrays.toString(counts), Arrays.toString(expected))
+                .isLessThan(CHI_SQUARE_999[categories - 1]);
+    }
+
+    private void assertDrawsFollow(float[] logits, SamplingOptions options, double[] expected) {
+        assertDrawsFollow(logits, options, NO_PROMPT, NO_PROMPT, expected);
+    }
+
+    @Test
+    void lowAndHighTemperaturesDrawFromTheSharpenedAndFlattenedSoftmax() {
+        for (float t : new float[]{0.5f, 2.0f}) {
+            double[] expected = filteredSoftmax(SPREAD, t, 0, 1f, 0f);
+            assertDrawsFollow(SPREAD, SamplingOptions.builder().temperature(t).build(), expected);
+        }
+        // The reference is not the unscaled softmax: at 0.5 the top token is far likelier than at 1.
+        assertThat(filteredSoftmax(SPREAD, 0.5f, 0, 1f, 0f)[0]).isGreaterThan(filteredSoftmax(SPREAD, 1f, 0, 1f, 0f)[0] + 0.2);
+    }
+
+    @Test
+    void topKDrawsFromTheKLargestRenormalised() {
+        for (int k : new int[]{1, 3, 5}) {
+            SamplingOptions options = SamplingOptions.builder().temperature(1.0f).topK(k).build();
+            double[] expected = filteredSoftmax(SPREAD, 1.0f, k, 1f, 0f);
+            if (k == 1) {
+                int[] counts = new int[SPREAD.length];
+                for (int i = 0; i < 1000; i++) {
+                    counts[sampler.sample(SPREAD, 0, SPREAD.length, options, 9L, i,
+                            TokenHistory.of(NO_PROMPT, options)).tokenId()]++;
+                }
+                assertThat(counts[0]).isEqualTo(1000);
+                continue;
+            }
+            assertDrawsFollow(SPREAD, options, expected);
+        }
+    }
+
+    @Test
+    void topPDrawsFromTheNucleusRenormalised() {
+        // At temperature 1 the probabilities are about .39 .24 .16 .09 .05 .03 .015 .007.
+        for (float topP : new float[]{0.5f, 0.8f, 0.95f}) {
+            double[] expected = filteredSoftmax(SPREAD, 1.0f, 0, topP, 0f);
+            assertDrawsFollow(SPREAD, SamplingOptions.builder().temperature(1.0f).topP(topP).build(), expected);
+        }
+        // The nucleus is applied after temperature: at 2.0 the flatter distribution keeps more tokens for 0.8.
+        double[] hot = filteredSoftmax(SPREAD, 2.0f, 0, 0.8f, 0f);
+        assertThat(Arrays.stream(hot).filter(q -> q > 0).count())
+                .isGreaterThan(Arrays.stream(filteredSoftmax(SPREAD, 1.0f, 0, 0.8f, 0f)).filter(q -> q > 0).count());
+        assertDrawsFollow(SPREAD, SamplingOptions.builder().temperature(2.0f).topP(0.8f).build(), hot);
+    }
+
+    @Test
+    void minPDrawsFromTheTokensWithinTheFactorOfTheTopOne() {
+        for (float minP : new float[]{0.05f, 0.2f, 0.5f}) {
+            double[] expected = filteredSoftmax(SPREAD, 1.0f, 0, 1f, minP);
+            assertDrawsFollow(SPREAD, SamplingOptions.builder().temperature(1.0f).minP(minP).build(), expected);
+        }
+        double[] hot = filteredSoftmax(SPREAD, 2.0f, 0, 1f, 0.2f);
+        assertDrawsFollow(SPREAD, SamplingOptions.builder().temperature(2.0f).minP(0.2f).build(), hot);
+    }
+
+    @Test
+    void allFiltersTogetherDrawFromTheirIntersection() {
+        double[] expected = filteredSoftmax(SPREAD, 0.7f, 6, 0.9f, 0.05f);
+        assertDrawsFollow(SPREAD, SamplingOptions.builder().temperature(0.7f).topK(6).topP(0.9f).minP(0.05f).build(),
+                expected);
+    }
+
+    @Test
+    void presenceAndFrequencyPenaltiesShiftTheDistributionByTheirAmountPerOutputToken() {
+        // Token 0 was generated twice, token 2 once; token 3 is only in the prompt, which these penalties ignore.
+        SamplingOptions options = SamplingOptions.builder().temperature(1.0f).presencePenalty(0.4f)
+                .frequencyPenalty(0.3f).build();
+        float[] penalised = SPREAD.clone();
+        penalised[0] -= 0.4f + 2 * 0.3f;
+        penalised[2] -= 0.4f + 0.3f;
+        assertDrawsFollow(SPREAD, options, new int[]{3}, new int[]{0, 2, 0}, filteredSoftmax(penalised, 1f, 0, 1f, 0f));
+    }
+
+    @Test
+    void repetitionPenaltyDividesPositiveLogitsAndMultipliesNegativeOnesOverPromptAndOutput() {
+        SamplingOptions options = SamplingOptions.builder().temperature(1.0f).repetitionPenalty(1.5f).build();
+        // Token 1 (1.5) in the prompt, token 6 (-1.2) in the output, token 4 (0.0) in both.
+        TokenHistory history = TokenHistory.of(new int[]{1, 4}, options);
+        history.add(6);
+        history.add(4);
+        float[] x = SPREAD.clone();
+        history.applyPenalties(x, options);
+        float[] penalised = SPREAD.clone();
+        penalised[1] = 1.5f / 1.5f;
+        penalised[6] = -1.2f * 1.5f;
+        assertThat(x).containsExactly(penalised);
+        // Both directions make the token less likely than without the penalty.
+        double[] plain = filteredSoftmax(SPREAD, 1f, 0, 1f, 0f);
+        double[] expected = filteredSoftmax(penalised, 1f, 0, 1f, 0f);
+        assertThat(expected[1]).isLessThan(plain[1]);
+        assertThat(expected[6]).isLessThan(plain[6]);
+        assertDrawsFollow(SPREAD, options, new int[]{1, 4}, new int[]{6, 4}, expected);
+    }
+
+    @Test
+    void theStatisticRejectsAWrongTemperature() {
+        // The check has teeth: draws at temperature 0.8 are not taken for draws at 1.
+        int[] counts = new int[SPREAD.length];
+        SamplingOptions options = SamplingOptions.builder().temperature(0.8f).build();
+        for (int i = 0; i < DRAWS; i++) {
+            counts[sampler.sample(SPREAD, 0, SPREAD.length, options, 1234L, i, TokenHistory.of(NO_PROMPT, options))
+                    .tokenId()]++;
+        }
+        double[] wrong = filteredSoftmax(SPREAD, 1f, 0, 1f, 0f);
+        double chiSquare = 0;
+        for (int t = 0; t < SPREAD.length; t++) {
+            double e = wrong[t] * DRAWS;
+            chiSquare += (counts[t] - e) * (counts[t] - e) / e;
+        }
+        assertThat(chiSquare).isGreaterThan(CHI_SQUARE_999[SPREAD.length - 1]);
+    }
 }
