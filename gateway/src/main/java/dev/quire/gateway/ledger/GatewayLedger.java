@@ -37,8 +37,11 @@ public final class GatewayLedger implements AutoCloseable {
     /** Each gateway's heartbeat counter, advanced every {@link #BEAT_MILLIS}. */
     public static final String BEATS_MAP = "quire.gateway-beats";
     static final long BEAT_MILLIS = 250;
-    /** How often buffered output is appended to the ledger (also at every {@link #FLUSH_TOKENS} tokens). */
-    static final long FLUSH_MILLIS = 100;
+    /**
+     * How often buffered output is appended to the ledger (also at every {@link #FLUSH_TOKENS} tokens).
+     * What the ledger lacks is recomputed only when a gateway and its request's worker die together.
+     */
+    static final long FLUSH_MILLIS = 500;
     static final int FLUSH_TOKENS = 32;
     /** How often a retry checks whether the gateway owning its request is alive. */
     private static final long POLL_MILLIS = 50;

@@ -72,7 +72,9 @@ public final class ClusterMember implements AutoCloseable {
                 .addSerializer(new WorkerRecordSerializer());
         LedgerSerializers.all().forEach(config.getSerializationConfig().getCompactSerializationConfig()::addSerializer);
         // The request ledger: one backup of each entry, so that it outlives the gateway holding it;
-        // finished results are bounded in heap per member, least recently used evicted first.
+        // finished results are bounded in heap per member, least recently used evicted first. (Entries
+        // stay in binary form: held as objects, an entry processor would serialize on a partition
+        // thread, where the first use of a Compact type blocks on the cluster-wide schema exchange.)
         config.addMapConfig(new MapConfig(RequestLedger.RUNNING_MAP).setBackupCount(1));
         config.addMapConfig(new MapConfig(RequestLedger.RESULTS_MAP).setBackupCount(1)
                 .setEvictionConfig(new EvictionConfig().setEvictionPolicy(EvictionPolicy.LRU)
