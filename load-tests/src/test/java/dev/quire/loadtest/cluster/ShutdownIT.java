@@ -40,11 +40,17 @@ class ShutdownIT {
     static final int GRPC_STREAMS = 12;
     static final int HTTP_STREAMS = 6;
     static final int SLOW_STREAMS = 3;
+    /**
+     * Streams whose client reads the first event and then nothing until the drain is over: eight prompts with
+     * 20 log-probabilities per token make far more output than the socket buffers hold, so the server still
+     * has each one's final chunks to send when it would close its ports.
+     */
+    static final int STALLED_STREAMS = 2;
     /** The model's context is 512 tokens: eight prompt tokens and 480 out keep every stream running for seconds. */
     static final int TOKENS = 480;
 
     /** One HTTP stream read on a plain socket: everything the server sent before it closed the connection. */
-    record HttpStream(CompletableFuture<String> raw, CountDownLatch firstEvent) {
+    record HttpStream(CompletableFuture<String> raw, CountDownLatch firstEvent, String kind) {
     }
 
     @Test
@@ -64,8 +70,12 @@ class ShutdownIT {
                 grpcStreams.add(generate(channel, request(i), grpcStarted));
             }
             List<HttpStream> httpStreams = new ArrayList<>();
+            CountDownLatch resume = new CountDownLatch(1);
             for (int i = 0; i < HTTP_STREAMS + SLOW_STREAMS; i++) {
-                httpStreams.add(stream(http, i, i >= HTTP_STREAMS));
+                httpStreams.add(stream(http, i, i >= HTTP_STREAMS ? "slow" : "fast", body(i, true, TOKENS), null));
+            }
+            for (int i = 0; i < STALLED_STREAMS; i++) {
+                httpStreams.add(stream(http, 50 + i, "stalled", stalledBody(50 + i), resume));
             }
             assertThat(grpcStarted.await(120, TimeUnit.SECONDS)).as("every gRPC stream started").isTrue();
             for (HttpStream s : httpStreams) {
@@ -124,11 +134,13 @@ class ShutdownIT {
                         .isIn(FinishReason.LENGTH, FinishReason.ABORTED);
                 aborted += last.getFinishReason() == FinishReason.ABORTED ? 1 : 0;
             }
+            // The stalled readers read again only now, when every gRPC stream has ended.
+            resume.countDown();
             for (int i = 0; i < httpStreams.size(); i++) {
                 String raw = httpStreams.get(i).raw().get(120, TimeUnit.SECONDS);
                 String tail = raw.substring(Math.max(0, raw.length() - 400));
-                assertThat(raw).as("HTTP stream %d (%s reader) ends with [DONE] and the chunked body's end: ...%s", i,
-                        i >= HTTP_STREAMS ? "slow" : "fast", tail).endsWith("data: [DONE]\n\n\r\n0\r\n\r\n");
+                assertThat(raw).as("HTTP stream %d (%s reader, %d bytes) ends with [DONE] and the chunked body's end: ...%s",
+                        i, httpStreams.get(i).kind(), raw.length(), tail).endsWith("data: [DONE]\n\n\r\n0\r\n\r\n");
                 assertThat(raw).as("HTTP stream %d has a finish reason", i)
                         .containsPattern("\"finish_reason\":\"(length|abort)\"");
                 aborted += raw.contains("\"finish_reason\":\"abort\"") ? 1 : 0;
@@ -188,18 +200,33 @@ class ShutdownIT {
                 + ",\"ignore_eos\":true,\"seed\":" + n + (stream ? ",\"stream\":true" : "") + "}";
     }
 
+    /** Eight prompts in one streamed request, each token with 20 log-probabilities. */
+    static String stalledBody(int n) {
+        StringBuilder prompts = new StringBuilder();
+        for (int p = 0; p < 8; p++) {
+            StringBuilder ids = new StringBuilder();
+            for (int id : request(n * 8 + p).getPromptTokenIds().getIdsList()) {
+                ids.append(ids.isEmpty() ? "" : ",").append(id);
+            }
+            prompts.append(p == 0 ? "" : ",").append('[').append(ids).append(']');
+        }
+        return "{\"model\":\"stories260K\",\"prompt\":[" + prompts + "],\"max_tokens\":" + TOKENS
+                + ",\"ignore_eos\":true,\"logprobs\":20,\"seed\":" + n + ",\"stream\":true}";
+    }
+
     /**
-     * A streamed completion read on its own thread; a slow reader takes 128 bytes every 40 ms through a
-     * 4 KiB receive buffer, so that the server has output queued for it when the shutdown comes.
+     * A streamed completion read on its own thread. A slow reader takes 128 bytes every 40 ms through a
+     * 4 KiB receive buffer; a stalled one reads its first event, then waits for {@code resume}.
      */
-    static HttpStream stream(int port, int n, boolean slow) throws IOException {
+    static HttpStream stream(int port, int n, String kind, String body, CountDownLatch resume) throws IOException {
+        boolean slow = kind.equals("slow");
         Socket socket = new Socket();
-        if (slow) {
+        if (!kind.equals("fast")) {
             socket.setReceiveBufferSize(4096);
         }
         socket.connect(new InetSocketAddress("127.0.0.1", port), 10_000);
         socket.setSoTimeout(120_000);
-        send(socket, "POST", "/v1/completions", body(n, true, TOKENS));
+        send(socket, "POST", "/v1/completions", body);
         CompletableFuture<String> raw = new CompletableFuture<>();
         CountDownLatch first = new CountDownLatch(1);
         Thread reader = new Thread(() -> {
@@ -212,6 +239,9 @@ class ShutdownIT {
                     all.write(buf, 0, read);
                     if (first.getCount() > 0 && all.toString(StandardCharsets.UTF_8).contains("data: ")) {
                         first.countDown();
+                        if (resume != null) {
+                            resume.await();
+                        }
                     }
                     if (slow) {
                         Thread.sleep(40);
@@ -224,7 +254,7 @@ class ShutdownIT {
         }, "http-stream-" + n);
         reader.setDaemon(true);
         reader.start();
-        return new HttpStream(raw, first);
+        return new HttpStream(raw, first, kind);
     }
 
     static void send(Socket socket, String method, String path, String body) throws IOException {
