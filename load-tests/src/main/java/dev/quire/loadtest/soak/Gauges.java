@@ -9,6 +9,7 @@ import java.util.Map;
  *
  * @param rssBytes       resident set size ({@code process_resident_memory_bytes})
  * @param heapBytes      heap in use, all pools ({@code jvm_memory_used_bytes{area="heap"}})
+ * @param heapMaxBytes   the heap's maximum size, the pools that state one ({@code jvm_memory_max_bytes{area="heap"}})
  * @param threads        live JVM threads ({@code jvm_threads_live_threads})
  * @param fds            open file descriptors ({@code process_files_open_files})
  * @param kvUsage        share of KV cache blocks in use ({@code quire_kv_cache_usage_perc}, 0-1)
@@ -18,13 +19,14 @@ import java.util.Map;
  * @param inFlight       requests the gateway admitted and has not finished ({@code quire_gateway_requests_in_flight})
  * @param queued         admitted requests no engine scheduled yet ({@code quire_gateway_requests_queued})
  */
-public record Gauges(double rssBytes, double heapBytes, double threads, double fds, double kvUsage,
+public record Gauges(double rssBytes, double heapBytes, double heapMaxBytes, double threads, double fds, double kvUsage,
                      double kvBlocksUsed, double running, double waiting, double inFlight, double queued) {
 
     /** Parses a Prometheus text exposition, summing the series of each name (and the heap pools). */
     public static Gauges parse(String exposition) {
         Map<String, Double> sums = new HashMap<>();
         double heap = Double.NaN;
+        double heapMax = Double.NaN;
         for (String line : exposition.split("\n")) {
             if (line.isEmpty() || line.startsWith("#")) {
                 continue;
@@ -45,8 +47,11 @@ public record Gauges(double rssBytes, double heapBytes, double threads, double f
             if (name.equals("jvm_memory_used_bytes") && line.contains("area=\"heap\"")) {
                 heap = Double.isNaN(heap) ? value : heap + value;
             }
+            if (name.equals("jvm_memory_max_bytes") && line.contains("area=\"heap\"") && value > 0) {
+                heapMax = Double.isNaN(heapMax) ? value : heapMax + value; // -1: a pool without a maximum
+            }
         }
-        return new Gauges(get(sums, "process_resident_memory_bytes"), heap, get(sums, "jvm_threads_live_threads"),
+        return new Gauges(get(sums, "process_resident_memory_bytes"), heap, heapMax, get(sums, "jvm_threads_live_threads"),
                 get(sums, "process_files_open_files"), get(sums, "quire_kv_cache_usage_perc"),
                 get(sums, "quire_kv_cache_blocks_used"), get(sums, "quire_num_requests_running"),
                 get(sums, "quire_num_requests_waiting"), get(sums, "quire_gateway_requests_in_flight"),

@@ -30,7 +30,11 @@ class SoakIT {
         int http = QuireProcess.freePort();
         Path report = QuireProcess.ROOT.resolve(Path.of("load-tests", "target", "soak", "soak-it.json"));
         Files.deleteIfExists(report);
-        try (QuireProcess serve = QuireProcess.start("soak-serve", Map.of(), "serve", "--host", "127.0.0.1",
+        // The heap is committed and touched whole at start (-Xms = -Xmx, AlwaysPreTouch), so that the heap
+        // growing to its working size does not read as resident memory growth: the heap has its own check.
+        Map<String, String> env = Map.of("QUIRE_JAVA_OPTS", "-Xms512m -Xmx512m -XX:+AlwaysPreTouch "
+                + "-Dai.djl.pytorch.num_threads=1 -Dai.djl.pytorch.num_interop_threads=1");
+        try (QuireProcess serve = QuireProcess.start("soak-serve", env, "serve", "--host", "127.0.0.1",
                 "--grpc-port", "" + grpc, "--http-port", "" + http, "--kv-cache-bytes", "64m", "--cluster-name",
                 "soak-it-" + System.nanoTime())) {
             serve.awaitLog("Quire is serving", 180);
