@@ -38,12 +38,15 @@ import java.util.concurrent.atomic.AtomicReference;
 @Command(name = "soak", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
         versionProvider = BenchCommand.Version.class,
         description = {
-                "Soak test: send a mixed load to a Quire server for --duration (streaming and not, text and "
-                        + "token-id prompts, gRPC cancels and aborts, client disconnects, slow readers, malformed "
-                        + "requests), sample its /metrics every --sample-interval (resident memory, heap, threads, "
-                        + "open files, KV cache use, running, waiting and admitted requests), and judge:",
-                "  - memory plateaus: resident memory and heap grow less than --max-growth over the last third "
-                        + "of the load;",
+                "Soak test: a mixed load against a Quire server; passes when memory plateaus and every gauge "
+                        + "returns to idle after it.",
+                "",
+                "Sends, for --duration, streaming and non-streaming requests, text and token-id prompts, gRPC "
+                        + "cancels and aborts, client disconnects, slow readers and malformed requests; samples the "
+                        + "server's /metrics every --sample-interval (resident memory, heap, threads, open files, KV "
+                        + "cache use, running, waiting and admitted requests), and judges:",
+                "  - memory plateaus: over the last third of the load, resident memory grows less than "
+                        + "--max-growth, and the heap's troughs less than --max-growth of its maximum size;",
                 "  - every gauge returns to idle once the load stops: no request running, waiting, admitted or "
                         + "queued, no KV block held, threads and open files back to their level after the warm-up;",
                 "  - every request got the answer it must (a whole stream with its finish reason, the right "
