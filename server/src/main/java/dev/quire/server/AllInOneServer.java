@@ -184,14 +184,23 @@ public final class AllInOneServer implements AutoCloseable {
      * aborted).
      */
     public void drainAndClose(Duration timeout) throws Exception {
+        presence.startDraining();
         dispatcher.drain(timeout);
         close();
     }
 
+    /**
+     * Stops in the order that leaves nothing half done: refuse new requests; stop the engine, which
+     * aborts what still runs and hands each stream its final chunk; close the ports once those chunks
+     * are written; leave the cluster; and only then free the engine's native memory (KV cache, weights,
+     * tokenizer), when no engine step, relay or text job can touch it any more.
+     */
     @Override
     public void close() throws Exception {
         dispatcher.admission().startDraining();
-        engine.close();
+        // A stopped engine is not a failed one: the worker's record says draining, not not-ready.
+        presence.startDraining();
+        engine.stop();
         // Let the relays deliver the engine's final chunks before the ports close.
         Thread.sleep(50);
         gateway.close();
@@ -203,5 +212,6 @@ public final class AllInOneServer implements AutoCloseable {
         }
         vertx.close().await(10, TimeUnit.SECONDS);
         member.close();
+        engine.close();
     }
 }

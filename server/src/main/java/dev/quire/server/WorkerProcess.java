@@ -215,12 +215,14 @@ public final class WorkerProcess implements AutoCloseable {
         presence.close();
         registry.close();
         // Aborts what still runs; the final events reach the gateways before the port closes.
-        engine.close();
+        engine.stop();
         Thread.sleep(50);
         dataPlane.close().await(10, TimeUnit.SECONDS);
         operations.close();
         vertx.close().await(10, TimeUnit.SECONDS);
         member.close();
+        // The native memory goes last, when no step, stream or tokenize call can touch it.
+        engine.close();
         LOG.info("Worker stopped");
     }
 }

@@ -53,6 +53,7 @@ public final class QuireCli implements Runnable {
         OPTIONAL_COMMANDS.put("serve", "dev.quire.server.cli.ServeCommand");
         OPTIONAL_COMMANDS.put("worker", "dev.quire.server.cli.WorkerCommand");
         OPTIONAL_COMMANDS.put("bench", "dev.quire.loadtest.cli.BenchCommand");
+        OPTIONAL_COMMANDS.put("soak", "dev.quire.loadtest.cli.SoakCommand");
     }
 
     public static CommandLine commandLine() {

@@ -8,9 +8,16 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.EnumMap;
 import java.util.Map;
@@ -53,6 +60,42 @@ public final class GatewayMetrics {
             success.put(r, Counter.builder("quire.request_success").tag("finished_reason", r.name().toLowerCase())
                     .description("Finished requests by finish reason").register(registry));
         }
+        bindProcess();
+    }
+
+    /**
+     * The process's own health, for dashboards and for the soak test ({@code quire soak}), which reads
+     * them from {@code /metrics}: heap and non-heap memory per pool ({@code jvm_memory_used_bytes}),
+     * threads ({@code jvm_threads_live_threads}), open file descriptors ({@code process_files_open_files})
+     * and the resident set size ({@code process_resident_memory_bytes}, Linux only), which also counts
+     * native memory (model weights, KV cache, allocator arenas) the JVM's pools do not.
+     */
+    private void bindProcess() {
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ClassLoaderMetrics().bindTo(registry);
+        new FileDescriptorMetrics().bindTo(registry);
+        if (Files.isReadable(PROC_STATUS)) {
+            Gauge.builder("process.resident.memory", GatewayMetrics::residentBytes).baseUnit("bytes")
+                    .description("Resident set size of the process (VmRSS)").register(registry);
+        }
+    }
+
+    private static final Path PROC_STATUS = Path.of("/proc/self/status");
+
+    /** VmRSS from /proc/self/status, in bytes; NaN where it cannot be read. */
+    static double residentBytes() {
+        try {
+            for (String line : Files.readAllLines(PROC_STATUS)) {
+                if (line.startsWith("VmRSS:")) {
+                    String[] parts = line.substring(6).trim().split("\\s+");
+                    return Long.parseLong(parts[0]) * 1024.0; // always reported in kB
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return Double.NaN;
+        }
+        return Double.NaN;
     }
 
     private Timer latency(String name, String description) {

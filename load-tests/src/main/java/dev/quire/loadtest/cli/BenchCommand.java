@@ -401,8 +401,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
 
     private String redactedArgs() {
-        List<String> args = spec.commandLine().getParseResult() == null ? List.of()
-                : spec.commandLine().getParseResult().originalArgs();
+        List<String> args = Values.ownArgs(spec);
         List<String> out = new ArrayList<>();
         for (int i = 0; i < args.size(); i++) {
             String a = args.get(i);

@@ -106,4 +106,15 @@ final class Values {
         }
         return r == Math.rint(r) ? String.valueOf((long) r) : String.valueOf(r);
     }
+
+    /**
+     * The command's own arguments as the user typed them. picocli's original arguments are the whole command
+     * line's, which under {@code quire} start with the subcommand's name.
+     */
+    static java.util.List<String> ownArgs(picocli.CommandLine.Model.CommandSpec spec) {
+        java.util.List<String> args = spec.commandLine().getParseResult() == null ? java.util.List.of()
+                : spec.commandLine().getParseResult().originalArgs();
+        return !args.isEmpty() && args.get(0).equals(spec.name()) && spec.parent() != null ? args.subList(1, args.size())
+                : args;
+    }
 }

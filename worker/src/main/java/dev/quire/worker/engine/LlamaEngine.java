@@ -72,6 +72,9 @@ public final class LlamaEngine implements WorkerEngine {
     /** Requests the engine thread runs; touched only by that thread. */
     private final Map<String, ActiveRequest> running = new HashMap<>();
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Set once the native memory (KV cache, weights, tokenizer) is freed. */
+    private final AtomicBoolean released = new AtomicBoolean();
+    private static final long STOP_WAIT_MILLIS = 10_000;
     private final Thread thread;
     private volatile SchedulerStats stats;
     private volatile java.util.function.Consumer<StepReport> stepObserver = r -> { };
@@ -628,16 +631,40 @@ public final class LlamaEngine implements WorkerEngine {
         return false;
     }
 
+    /**
+     * Stops the engine thread: new submits are refused, the step in progress ends, and every request
+     * still held finishes with {@code ABORTED} (its listener gets the final chunk). Native memory stays
+     * allocated (the tokenizer too, which gateways' text jobs may still be using): {@link #close()}
+     * frees it. Idempotent.
+     */
     @Override
-    public void close() {
-        if (!closed.compareAndSet(false, true)) {
-            return;
+    public void stop() {
+        if (closed.compareAndSet(false, true)) {
+            LockSupport.unpark(thread);
         }
-        LockSupport.unpark(thread);
         try {
-            thread.join(10_000);
+            thread.join(STOP_WAIT_MILLIS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * {@link #stop()}, then frees the KV cache, the weights and the tokenizer. Call it once nothing can
+     * use them: after the servers that tokenize for this engine are closed. Should the engine thread
+     * still run (a step stuck in a native call), nothing is freed, since freeing under it could
+     * crash the process; the memory goes with the process.
+     */
+    @Override
+    public void close() {
+        stop();
+        if (thread.isAlive()) {
+            LOG.warn("Engine thread of model '{}' did not stop within {} ms; its native memory is left to the "
+                    + "process's exit", model.name(), STOP_WAIT_MILLIS);
+            return;
+        }
+        if (!released.compareAndSet(false, true)) {
+            return;
         }
         cache.close();
         llama.close();

@@ -12,4 +12,13 @@ public interface WorkerEngine extends InferenceEngine {
 
     /** Most sequences it runs at once; more wait in its queue. */
     int maxRunning();
+
+    /**
+     * Stops running requests (each still held finishes as aborted, with its final event) and refuses
+     * new ones, keeping what a caller may still use (the tokenizer, native memory) until {@link #close()}.
+     * An engine with nothing to keep closes.
+     */
+    default void stop() {
+        close();
+    }
 }

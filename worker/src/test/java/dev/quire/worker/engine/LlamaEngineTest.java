@@ -211,6 +211,33 @@ class LlamaEngineTest {
         awaitNoBlocksUsed(engine);
     }
 
+    @Test
+    void stopAbortsWhatRunsButKeepsTheTokenizerUntilClose() throws Exception {
+        LlamaEngine e = new LlamaEngine(ServedModel.load(MODEL, "stop-then-close"),
+                EngineConfig.defaults().withKvCacheBytes(32L << 20));
+        try {
+            CollectingListener l = new CollectingListener();
+            e.submit(new GenerationRequest(nextId(), new int[]{1, 403},
+                    SamplingOptions.builder().temperature(0f).ignoreEos(true).build()), l);
+            while (l.tokenArray().length < 3) {
+                Thread.sleep(1);
+            }
+            int[] before = e.text().encode("Once upon a time", true);
+            e.stop();
+            // The running request got its final event, and new ones are refused.
+            assertThat(l.await()).isEqualTo(FinishReason.ABORTED);
+            assertThatThrownBy(() -> e.submit(new GenerationRequest(nextId(), new int[]{1, 403},
+                    SamplingOptions.builder().build()), new CollectingListener()))
+                    .isInstanceOf(EngineUnavailableException.class);
+            // A text job still running for a gateway can finish: the tokenizer is freed by close() only.
+            assertThat(e.text().encode("Once upon a time", true)).containsExactly(before);
+            e.stop();
+        } finally {
+            e.close();
+            e.close();
+        }
+    }
+
     /** The stats snapshot is refreshed after listeners are told, so give the engine a moment. */
     static void awaitNoBlocksUsed(LlamaEngine e) throws InterruptedException {
         long deadline = System.currentTimeMillis() + 5000;
