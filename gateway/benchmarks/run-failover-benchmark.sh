@@ -121,7 +121,7 @@ if [[ " $parts " == *" ledger "* ]]; then
   for run in $(seq 1 "$runs"); do
     for mode in on off; do
       start_cluster "ledger-$mode-$run" 2 "--ledger $mode" "--simulate-step-time 5ms --max-seqs 256"
-      ./quire bench --target "grpc://127.0.0.1:$grpc_port" -c 512 -n 2048 --warmup-requests 512 --input-len 32 \
+      ./quire bench --target "grpc://127.0.0.1:$grpc_port" -c 512 -n 6144 --warmup-requests 1024 --input-len 32 \
         --output-len 128 --ignore-eos --no-progress --out "$work/ledger-$mode-$run.json" \
         >"$work/ledger-$mode-$run.txt" 2>&1
       f="$work/ledger-$mode-$run.json"

@@ -42,7 +42,7 @@ public final class GatewayLedger implements AutoCloseable {
      * What the ledger lacks is recomputed only when a gateway and its request's worker die together.
      */
     static final long FLUSH_MILLIS = 500;
-    static final int FLUSH_TOKENS = 32;
+    static final int FLUSH_TOKENS = 64;
     /** How often a retry checks whether the gateway owning its request is alive. */
     private static final long POLL_MILLIS = 50;
 
@@ -121,19 +121,22 @@ public final class GatewayLedger implements AutoCloseable {
      * An entry already there is the same request when the caller, model, prompt and the sampling
      * options as {@code asked} (the seed aside, when none was asked) match. Fails with
      * ALREADY_EXISTS when the id is in use by another request, another caller, or a live gateway.
+     *
+     * @param freshId whether this gateway made the id up just now (a random UUID: no kept result can hold it)
      */
-    public Future<Claim> claim(LedgerEntry wanted, SamplingOptions asked) {
+    public Future<Claim> claim(LedgerEntry wanted, SamplingOptions asked, boolean freshId) {
         Context context = vertx.getOrCreateContext();
         Promise<Claim> result = Promise.promise();
-        attempt(context, wanted, asked, System.nanoTime() + verdictTimeout.toNanos(), null, -1, result);
+        attempt(context, wanted, asked, freshId, System.nanoTime() + verdictTimeout.toNanos(), null, -1, result);
         return result.future();
     }
 
-    private void attempt(Context context, LedgerEntry wanted, SamplingOptions asked, long deadline,
+    private void attempt(Context context, LedgerEntry wanted, SamplingOptions asked, boolean freshId, long deadline,
                          String watchedOwner, long firstBeat, Promise<Claim> result) {
         String id = wanted.requestId();
-        // One round trip for a new id: opening it returns what holds the id instead when taken.
-        Future.fromCompletionStage(ledger.open(wanted), context).onComplete(found -> {
+        // Opening an id returns what holds it instead, when taken: a new request costs one or two round trips.
+        var opened = freshId ? ledger.openFresh(wanted) : ledger.open(wanted);
+        Future.fromCompletionStage(opened, context).onComplete(found -> {
             if (found.failed()) {
                 result.fail(unavailable(found.cause()));
                 return;
@@ -165,7 +168,7 @@ public final class GatewayLedger implements AutoCloseable {
                         LOG.info("Taking over request {} from gateway {}, which left the cluster", id, owner);
                         result.complete(new Claim.TakenOver(taken.result()));
                     } else {
-                        attempt(context, wanted, asked, deadline, null, -1, result);
+                        attempt(context, wanted, asked, freshId, deadline, null, -1, result);
                     }
                 });
                 return;
@@ -181,7 +184,8 @@ public final class GatewayLedger implements AutoCloseable {
                             + verdictTimeout.toMillis() + " ms but has not left the cluster either"));
                 } else {
                     long start = sameOwner && firstBeat >= 0 ? firstBeat : now;
-                    vertx.setTimer(POLL_MILLIS, t -> attempt(context, wanted, asked, deadline, owner, start, result));
+                    vertx.setTimer(POLL_MILLIS, t -> attempt(context, wanted, asked, freshId, deadline, owner, start,
+                            result));
                 }
             });
         });

@@ -184,8 +184,8 @@ public final class RequestDispatcher {
             throw new GatewayException(ErrorKind.INVALID_ARGUMENT, "prompt", "prompt: has " + tokens.length
                     + " tokens; this server accepts at most " + maxPrompt);
         }
-        String requestId = call.requestId() == null || call.requestId().isEmpty()
-                ? "req-" + UUID.randomUUID() : call.requestId();
+        boolean freshId = call.requestId() == null || call.requestId().isEmpty();
+        String requestId = freshId ? "req-" + UUID.randomUUID() : call.requestId();
         // Registered before anything else, so that a request finishing at once is never left behind
         // and a second call with the same id is refused at once.
         Live entry = new Live(call.identity());
@@ -210,7 +210,7 @@ public final class RequestDispatcher {
         }
         LedgerEntry wanted = new LedgerEntry(requestId, call.identity(), engine.model().name(), tokens, sampling,
                 request.priority(), ledger.memberId(), "", GeneratedOutput.EMPTY, null, 0);
-        return ledger.claim(wanted, call.sampling())
+        return ledger.claim(wanted, call.sampling(), freshId)
                 .compose(claim -> {
                     try {
                         return Future.succeededFuture(start(call, engine, request, ledger, claim, listener, arrival,

@@ -64,8 +64,21 @@ public final class RequestLedger {
      */
     public CompletionStage<LedgerEntry> open(LedgerEntry entry) {
         return results.getAsync(entry.requestId()).thenCompose(done -> done != null
-                ? CompletableFuture.completedFuture(done)
-                : running.submitToKey(entry.requestId(), new Open(entry)));
+                ? CompletableFuture.completedFuture(done) : openRunning(entry));
+    }
+
+    /**
+     * Records a new running request whose id was just made up, unique (a random UUID), so no
+     * finished result can hold it: one round trip instead of two.
+     *
+     * @return null when recorded; else the running entry that holds the id
+     */
+    public CompletionStage<LedgerEntry> openFresh(LedgerEntry entry) {
+        return openRunning(entry);
+    }
+
+    private CompletionStage<LedgerEntry> openRunning(LedgerEntry entry) {
+        return running.submitToKey(entry.requestId(), new Open(entry));
     }
 
     /**

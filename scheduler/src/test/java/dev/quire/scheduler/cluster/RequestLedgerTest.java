@@ -59,6 +59,10 @@ class RequestLedgerTest {
         RequestLedger onB = new RequestLedger(b);
         assertThat(get(onA.open(entry("r1", a.memberId())))).as("a free id is recorded").isNull();
         assertThat(get(onB.open(entry("r1", b.memberId()))).gateway()).as("the id is taken, by A").isEqualTo(a.memberId());
+        assertThat(get(onB.openFresh(entry("r1", b.memberId()))).gateway()).as("also when opened as fresh")
+                .isEqualTo(a.memberId());
+        assertThat(get(onB.openFresh(entry("fresh-1", b.memberId())))).as("a fresh id is recorded").isNull();
+        assertThat(get(onA.find("fresh-1")).gateway()).isEqualTo(b.memberId());
 
         assertThat(get(onA.append("r1", new RequestLedger.AppendOutput(a.memberId(), "w1", 0, out("ab", 10, 11)))))
                 .isTrue();
