@@ -146,7 +146,8 @@ public final class ClusterGateway implements AutoCloseable {
         }
     }
 
-    static boolean isLoopback(String host) {
+    /** Whether {@code host}, a bind address, reaches this machine only (what needs no API key). */
+    public static boolean isLoopback(String host) {
         return host.equals("localhost") || host.startsWith("127.") || host.equals("::1");
     }
 

@@ -104,6 +104,14 @@ public final class AllInOneServer implements AutoCloseable {
     }
 
     public static AllInOneServer start(Options options) throws Exception {
+        return start(options, System::nanoTime);
+    }
+
+    /**
+     * Starts a server whose rate limits read time from {@code nanoClock} (as {@link System#nanoTime}), so
+     * that a test can move it.
+     */
+    public static AllInOneServer start(Options options, java.util.function.LongSupplier nanoClock) throws Exception {
         // Load the model first: a bad checkpoint should fail before anything listens.
         ServedModel model = ServedModel.load(options.modelDir(), options.modelName());
         LlamaEngine engine = new LlamaEngine(model, options.engine());
@@ -114,7 +122,7 @@ public final class AllInOneServer implements AutoCloseable {
             vertx = Vertx.vertx();
             GatewayMetrics metrics = new GatewayMetrics();
             metrics.bindEngine(engine);
-            AdmissionController admission = new AdmissionController(options.keys(), options.limits());
+            AdmissionController admission = new AdmissionController(options.keys(), options.limits(), nanoClock);
             metrics.bindAdmission(admission);
             RequestDispatcher dispatcher = new RequestDispatcher(vertx, new ModelCatalog().add(engine), admission,
                     metrics, new AccessLog(options.logContent()));
@@ -137,8 +145,7 @@ public final class AllInOneServer implements AutoCloseable {
             LOG.info("Quire is serving model '{}': gRPC on {}:{}, HTTP on {}:{}{}", model.name(), options.host(),
                     gateway.grpcPort(), options.host(), gateway.httpPort(),
                     options.keys().required() ? " (API keys required)" : "");
-            if (!options.keys().required() && !options.host().startsWith("127.") && !options.host().equals("localhost")
-                    && !options.host().equals("::1")) {
+            if (!options.keys().required() && !ClusterGateway.isLoopback(options.host())) {
                 LOG.warn("No API key is set and the API listens on {}: it is open to the network", options.host());
             }
             return new AllInOneServer(member, registry, directory, engine, presence, vertx, dispatcher, metrics,

@@ -219,7 +219,10 @@ public final class RequestDispatcher {
                         return Future.failedFuture(e);
                     }
                 })
-                .onFailure(e -> live.remove(requestId, entry));
+                .onFailure(e -> live.remove(requestId, entry))
+                // Refused after the claim (admission, the engine's own checks): counted and reported like any
+                // refusal, as without the ledger.
+                .recover(e -> refused(e));
     }
 
     /** Admits and starts a request the ledger (if on) let through: new, finished earlier, or taken over. */

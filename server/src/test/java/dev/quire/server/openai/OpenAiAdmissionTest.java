@@ -30,13 +30,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Keys, limits and draining on the OpenAI API, against a server with two API keys, one request at
  * a time, 8 requests per minute per key and 16 KiB bodies. Its model is a copy of the bundled one
- * whose tokenizer_config.json gains a Llama-2 chat template.
+ * whose tokenizer_config.json gains a Llama-2 chat template. The rate limits read a clock only the
+ * test moves, and a test that needs a request to stay in flight holds the engine after a step.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class OpenAiAdmissionTest {
@@ -49,6 +52,10 @@ class OpenAiAdmissionTest {
     static Path modelDir;
     static AllInOneServer server;
     static int port;
+    /** The admission clock (nanoseconds): frozen unless a test moves it. */
+    static final AtomicLong CLOCK = new AtomicLong(1_000_000_000_000L);
+    /** While set, the engine thread waits after each step (until the server stops). */
+    static final AtomicBoolean HELD = new AtomicBoolean();
 
     @BeforeAll
     static void start() throws Exception {
@@ -65,12 +72,25 @@ class OpenAiAdmissionTest {
         server = AllInOneServer.start(AllInOneServer.Options.local(modelDir,
                         EngineConfig.defaults().withKvCacheBytes(64L << 20))
                 .withKeys(ApiKeys.of(List.of("k1", "k2")))
-                .withLimits(new AdmissionLimits(1, 1, Duration.ofSeconds(60), REQUESTS_PER_MINUTE, 0, 0, 0, MAX_BODY)));
+                .withLimits(new AdmissionLimits(1, 1, Duration.ofSeconds(60), REQUESTS_PER_MINUTE, 0, 0, 0, MAX_BODY)),
+                CLOCK::get);
         port = server.httpPort();
+        AllInOneServer s = server;
+        s.engine().onStep(r -> {
+            while (HELD.get() && s.engine().health().alive()) {
+                try {
+                    Thread.sleep(1);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        });
     }
 
     @AfterAll
     static void stop() throws Exception {
+        HELD.set(false);
         if (server != null) {
             server.close();
         }
@@ -147,6 +167,8 @@ class OpenAiAdmissionTest {
     @Order(5)
     void overloadIs429WithRetryAfter() throws Exception {
         String body = "{\"prompt\":[1],\"max_tokens\":400,\"ignore_eos\":true,\"stream\":true}";
+        // Held after its first step, the stream holds the only slot until the test lets go.
+        HELD.set(true);
         try (Socket socket = new Socket("127.0.0.1", port)) {
             socket.setSoTimeout(30_000);
             OutputStream out = socket.getOutputStream();
@@ -166,6 +188,10 @@ class OpenAiAdmissionTest {
             assertThat(r.status()).isEqualTo(429);
             assertThat(r.header("retry-after")).isEqualTo("1");
             assertThat(r.error().get("code").asText()).isEqualTo("server_overloaded");
+            assertThat(server.dispatcher().liveRequests()).as("the stream still runs").isEqualTo(1);
+            assertThat(server.metrics().scrape()).contains("quire_request_failure_total{kind=\"overloaded\"} 1.0");
+        } finally {
+            HELD.set(false);
         }
         ServerAssertions.awaitIdle(server);
     }
@@ -173,10 +199,17 @@ class OpenAiAdmissionTest {
     @Test
     @Order(6)
     void aRefusedPromptCancelsItsSiblings() throws Exception {
-        // Two prompts, one slot: the first is admitted, the second refused; the first must not linger.
-        Http.Reply r = post("/v1/completions", "{\"prompt\":[[1],[1]],\"max_tokens\":300,\"ignore_eos\":true}", K1);
-        assertThat(r.status()).isEqualTo(429);
-        assertThat(r.error().get("code").asText()).isEqualTo("server_overloaded");
+        // Two prompts, one slot: the first is admitted, the second refused; the first must not linger. The engine
+        // is held, so the first cannot finish (and free the slot) before the second asks for it.
+        HELD.set(true);
+        try {
+            Http.Reply r = post("/v1/completions", "{\"prompt\":[[1],[1]],\"max_tokens\":300,\"ignore_eos\":true}",
+                    K1);
+            assertThat(r.status()).isEqualTo(429);
+            assertThat(r.error().get("code").asText()).isEqualTo("server_overloaded");
+        } finally {
+            HELD.set(false);
+        }
         ServerAssertions.awaitIdle(server);
     }
 
@@ -190,11 +223,19 @@ class OpenAiAdmissionTest {
         }
         Http.Reply r = post("/v1/completions", "{\"prompt\":[1],\"max_tokens\":1}", K2);
         assertThat(r.status()).isEqualTo(429);
-        assertThat(Long.parseLong(r.header("retry-after"))).isPositive();
+        // The clock has not moved: the next request's token comes in 60 s / 8 = 7.5 s, rounded up.
+        assertThat(r.header("retry-after")).isEqualTo("8");
         JsonNode error = r.error();
         assertThat(error.get("type").asText()).isEqualTo("rate_limit_error");
         assertThat(error.get("code").asText()).isEqualTo("rate_limit_exceeded");
+        assertThat(server.metrics().scrape()).contains("quire_request_failure_total{kind=\"rate_limited\"} 1.0");
         assertThat(post("/v1/completions", "{\"prompt\":[1],\"max_tokens\":1}", K1).status()).isEqualTo(200);
+
+        // 7.6 s later one more request's worth has come back, and no more.
+        CLOCK.addAndGet(7_600_000_000L);
+        Http.Reply refilled = post("/v1/completions", "{\"prompt\":[1],\"max_tokens\":1}", K2);
+        assertThat(refilled.status()).as(refilled.body()).isEqualTo(200);
+        assertThat(post("/v1/completions", "{\"prompt\":[1],\"max_tokens\":1}", K2).status()).isEqualTo(429);
     }
 
     @Test

@@ -476,4 +476,30 @@ class OpenAiApiTest {
                 .model("stories260K").prompt("a").temperature(-1.0).build()))
                 .isInstanceOfSatisfying(BadRequestException.class, e -> assertThat(e.param()).contains("temperature"));
     }
+
+    @Test
+    void aClientsRequestIdHeaderIsKeptAndABadOneIsA400NamingTheHeader() {
+        Http.Reply ok = Http.post(port, "/v1/completions", "{\"prompt\":[1],\"max_tokens\":2}",
+                "X-Request-Id", "client.id_1:a-b");
+        assertThat(ok.status()).as(ok.body()).isEqualTo(200);
+        assertThat(ok.header("x-request-id")).isEqualTo("client.id_1:a-b");
+        assertThat(ok.json().get("id").asText()).isEqualTo("client.id_1:a-b");
+
+        for (String[] bad : new String[][]{
+                {"bad id!", "character 3 is U+0020"},
+                {"x".repeat(129), "at most 128 characters, got 129"}}) {
+            for (String path : List.of("/v1/completions", "/v1/chat/completions")) {
+                String body = path.contains("chat")
+                        ? "{\"max_tokens\":2,\"messages\":[{\"role\":\"user\",\"content\":\"a\"}]}"
+                        : "{\"prompt\":[1],\"max_tokens\":2}";
+                Http.Reply r = Http.post(port, path, body, "X-Request-Id", bad[0]);
+                assertThat(r.status()).as(path + " " + r.body()).isEqualTo(400);
+                JsonNode error = r.error();
+                assertThat(error.get("type").asText()).isEqualTo("invalid_request_error");
+                assertThat(error.get("param").asText()).isEqualTo("X-Request-Id");
+                assertThat(error.get("message").asText()).startsWith("X-Request-Id: ").contains(bad[1]);
+            }
+        }
+        assertThat(server.dispatcher().liveRequests()).isZero();
+    }
 }

@@ -238,6 +238,147 @@ class LlamaEngineTest {
         }
     }
 
+    static int[] randomPrompt(Random random, int length) {
+        int[] p = new int[length];
+        p[0] = 1;
+        for (int j = 1; j < length; j++) {
+            p[j] = 3 + random.nextInt(500);
+        }
+        return p;
+    }
+
+    /**
+     * A step budget of 16 tokens: three short requests decode while three long prompts, more urgent and so ahead of
+     * them in the step, are prefilled in chunks that sample nothing. Only sampling rows have logits, and the forward
+     * pass puts decodes before prefills, so a prompt's last chunk comes after the decodes in the logits while it
+     * comes before them in the step. A row given to the wrong request shows as a different output: each request's
+     * greedy output must be the one it has alone.
+     */
+    @Test
+    void prefillChunksThatDoNotSampleLeaveEveryRequestsOutputAsItIsAlone() throws Exception {
+        Random random = new Random(16);
+        List<int[]> prompts = new ArrayList<>();
+        for (int length : new int[]{3, 4, 2, 150, 201, 233}) {
+            prompts.add(randomPrompt(random, length));
+        }
+        SamplingOptions greedy = SamplingOptions.builder().temperature(0f).maxTokens(60).ignoreEos(true).build();
+        List<int[]> alone = new ArrayList<>();
+        for (int[] p : prompts) {
+            alone.add(runAlone(p, greedy));
+        }
+        // No prefix caching: every prompt is computed in full, chunk by chunk.
+        EngineConfig smallBudget = new EngineConfig("cpu", 16, 32L << 20, 0.8, 16, 256, 0, false);
+        Map<Long, List<String>> computed = new ConcurrentHashMap<>();
+        Map<Long, List<String>> sampledRows = new ConcurrentHashMap<>();
+        try (LlamaEngine e = new LlamaEngine(ServedModel.load(MODEL, "chunked"), smallBudget)) {
+            e.injectFaults(new LlamaEngine.StepFaults() {
+                @Override
+                public void beforeForward(long stepIndex, List<String> requestIds) {
+                    computed.put(stepIndex, List.copyOf(requestIds));
+                }
+
+                @Override
+                public void afterForward(long stepIndex, List<String> rowRequestIds, float[] logits) {
+                    sampledRows.put(stepIndex, List.copyOf(rowRequestIds));
+                }
+            });
+            List<CollectingListener> ls = new ArrayList<>();
+            for (int i = 0; i < prompts.size(); i++) {
+                if (i == 3) {
+                    // The short ones decode before the long ones arrive.
+                    for (CollectingListener l : ls) {
+                        while (l.tokenArray().length == 0 && !l.finished.isDone()) {
+                            Thread.sleep(1);
+                        }
+                    }
+                }
+                CollectingListener l = new CollectingListener();
+                e.submit(new GenerationRequest("chunked-" + i, prompts.get(i), greedy, i < 3 ? 10 : 0), l);
+                ls.add(l);
+            }
+            for (int i = 0; i < ls.size(); i++) {
+                assertThat(ls.get(i).await()).isEqualTo(FinishReason.LENGTH);
+                assertThat(ls.get(i).tokenArray()).as("request %d (prompt of %d)", i, prompts.get(i).length)
+                        .containsExactly(alone.get(i));
+            }
+            awaitIdle(e);
+        }
+        // The test exercised what it means to: steps mixing decodes with a chunk that samples nothing, and long
+        // prompts spread over several steps before their first token.
+        long mixed = computed.keySet().stream().filter(step -> {
+            List<String> rows = sampledRows.getOrDefault(step, List.of());
+            return !rows.isEmpty() && rows.size() < computed.get(step).size();
+        }).count();
+        assertThat(mixed).as("steps where decodes share the step with a prefill chunk").isGreaterThan(10);
+        long reordered = computed.keySet().stream().filter(step -> {
+            List<String> rows = sampledRows.getOrDefault(step, List.of());
+            return !computed.get(step).stream().filter(rows::contains).toList().equals(rows);
+        }).count();
+        assertThat(reordered).as("steps whose logits rows are not in the step's order").isPositive();
+        for (int i = 3; i < prompts.size(); i++) {
+            String id = "chunked-" + i;
+            long chunks = computed.keySet().stream()
+                    .filter(step -> computed.get(step).contains(id)
+                            && !sampledRows.getOrDefault(step, List.of()).contains(id)).count();
+            assertThat(chunks).as("non-sampling prefill chunks of %s", id)
+                    .isGreaterThanOrEqualTo(prompts.get(i).length / 16);
+        }
+    }
+
+    @Test
+    void aKvBudgetBelowOneFullLengthSequenceIsRefusedAtStartWithTheNumbers() {
+        ServedModel model = ServedModel.load(MODEL, "tiny-budget");
+        try {
+            long blockBytes = PagedKvCache.bytesPerBlock(model.config(), 16, DataType.FLOAT32);
+            // 512 positions need 32 blocks of 16; the budget holds 31.
+            assertThatThrownBy(() -> new LlamaEngine(model, EngineConfig.defaults().withKvCacheBytes(31 * blockBytes)))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("holds 31 blocks")
+                    .hasMessageContaining("fewer than one full-length sequence needs (32)");
+        } finally {
+            if (model.tokenizer() != null) {
+                model.tokenizer().close();
+            }
+        }
+        // The check is against the configured length, and one full-length sequence exactly is enough.
+        ServedModel shorter = ServedModel.load(MODEL, "short-context");
+        long blockBytes = PagedKvCache.bytesPerBlock(shorter.config(), 16, DataType.FLOAT32);
+        try (LlamaEngine e = new LlamaEngine(shorter, new EngineConfig("cpu", 16, 16 * blockBytes, 0.8, 2048, 256,
+                256, true))) {
+            assertThat(e.maxModelLen()).isEqualTo(256);
+        }
+        try (LlamaEngine e = new LlamaEngine(ServedModel.load(MODEL, "exact-budget"),
+                EngineConfig.defaults().withKvCacheBytes(32 * blockBytes))) {
+            assertThat(e.maxModelLen()).isEqualTo(512);
+        }
+    }
+
+    @Test
+    void aDuplicateRequestIdIsRefusedAndTheFirstRequestCarriesOn() throws Exception {
+        int[] golden = Arrays.copyOf(golden(), 120);
+        String id = nextId();
+        CollectingListener first = new CollectingListener();
+        engine.submit(new GenerationRequest(id, new int[]{1}, SamplingOptions.greedy(golden.length)), first);
+        CollectingListener second = new CollectingListener();
+        assertThatThrownBy(() -> engine.submit(new GenerationRequest(id, new int[]{1, 403},
+                SamplingOptions.greedy(5)), second))
+                .isInstanceOfSatisfying(InvalidRequestException.class, e -> {
+                    assertThat(e.field()).isEqualTo("request_id");
+                    assertThat(e.getMessage()).contains("'" + id + "' is already running");
+                });
+
+        assertThat(first.await()).isEqualTo(FinishReason.LENGTH);
+        assertThat(first.tokenArray()).containsExactly(golden);
+        assertThat(second.finished).as("the refused request never reached the engine").isNotDone();
+        assertThat(second.tokenArray()).isEmpty();
+
+        // Once the first has ended, its id is free again.
+        CollectingListener again = new CollectingListener();
+        engine.submit(new GenerationRequest(id, new int[]{1}, SamplingOptions.greedy(10)), again);
+        assertThat(again.await()).isEqualTo(FinishReason.LENGTH);
+        assertThat(again.tokenArray()).containsExactly(Arrays.copyOf(golden, 10));
+    }
+
     /** The stats snapshot is refreshed after listeners are told, so give the engine a moment. */
     static void awaitNoBlocksUsed(LlamaEngine e) throws InterruptedException {
         long deadline = System.currentTimeMillis() + 5000;
