@@ -79,9 +79,9 @@ public final class GatewayServer implements AutoCloseable {
         Handler<HttpConnection> connections = connectionCounter(limits.maxConnections());
         GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions().setMaxMessageSize(maxMessage));
         grpc.addService(new InferenceApi(vertx, dispatcher));
-        // Serving while the gateway admits requests; NOT_SERVING once it drains.
+        // SERVING exactly when /ready says ready: not draining, and some model's engine can run requests.
         grpc.addService(new GrpcHealth(vertx, List.of(InferenceGrpcService.SERVICE_NAME.fullyQualifiedName()),
-                () -> !dispatcher.admission().draining()));
+                () -> OperationsRoutes.notReady(dispatcher.admission(), dispatcher.catalog().all()) == null));
         grpc.addService(ReflectionService.v1());
         // HTTP/2 allows 100 concurrent streams per connection by default; one client channel
         // carrying many token streams is normal for a gateway, so the bound is an option. A client's
@@ -103,8 +103,7 @@ public final class GatewayServer implements AutoCloseable {
                 .await(30, TimeUnit.SECONDS);
 
         Router router = Router.router(vertx);
-        OperationsRoutes.mount(router, metrics, dispatcher.admission(), () -> !dispatcher.catalog().all().isEmpty(),
-                cluster);
+        OperationsRoutes.mount(router, metrics, dispatcher.admission(), () -> dispatcher.catalog().all(), cluster);
         OpenAiRoutes.mount(router, vertx, dispatcher);
         StatsRoutes.mount(router, metrics.traffic(), dispatcher.admission(), () -> dispatcher.catalog().all());
         if (console) {

@@ -19,7 +19,6 @@ import dev.quire.scheduler.engine.TokenLogprobs;
 import com.google.protobuf.Descriptors;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
-import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.MessageSizeOverflowException;
 import io.vertx.grpc.common.ServiceMethod;
 import io.vertx.grpc.common.ServiceName;
@@ -57,10 +56,24 @@ public final class InferenceApi implements Service {
 
     @Override
     public void bind(GrpcServer server) {
-        server.callHandler(InferenceGrpcService.Generate, call -> onMessage(call, InferenceGrpcService.Generate,
-                (identity, request) -> generate(call, identity, request)));
-        server.callHandler(InferenceGrpcService.Complete, call -> onMessage(call, InferenceGrpcService.Complete,
-                (identity, request) -> complete(call, identity, request)));
+        // A generation's call is watched from its start: a cancel or deadline before its message is read,
+        // or while its prompt is tokenized and admitted, is not lost.
+        server.callHandler(InferenceGrpcService.Generate, call -> {
+            CallWatch watch = CallWatch.install(vertx, call);
+            onMessage(call, InferenceGrpcService.Generate, watch, (identity, request) -> {
+                if (!watch.over()) {
+                    generate(call, watch, identity, request);
+                }
+            });
+        });
+        server.callHandler(InferenceGrpcService.Complete, call -> {
+            CallWatch watch = CallWatch.install(vertx, call);
+            onMessage(call, InferenceGrpcService.Complete, watch, (identity, request) -> {
+                if (!watch.over()) {
+                    complete(call, watch, identity, request);
+                }
+            });
+        });
         server.callHandler(InferenceGrpcService.ListModels, call -> unary(call, InferenceGrpcService.ListModels, req -> {
             ListModelsResponse.Builder out = ListModelsResponse.newBuilder();
             for (InferenceEngine engine : dispatcher.catalog().all()) {
@@ -104,7 +117,7 @@ public final class InferenceApi implements Service {
                         }
                     });
         }));
-        server.callHandler(InferenceGrpcService.Abort, call -> onMessage(call, InferenceGrpcService.Abort,
+        server.callHandler(InferenceGrpcService.Abort, call -> onMessage(call, InferenceGrpcService.Abort, null,
                 (identity, req) -> {
                     try {
                         if (req.getRequestId().isEmpty()) {
@@ -122,7 +135,7 @@ public final class InferenceApi implements Service {
 
     /** Authenticates, then runs {@code body} on each message; any exception becomes the right gRPC status. */
     private <Q, R> void unary(GrpcServerRequest<Q, R> call, ServiceMethod<Q, R> method, Consumer<Q> body) {
-        onMessage(call, method, (identity, req) -> {
+        onMessage(call, method, null, (identity, req) -> {
             try {
                 body.accept(req);
             } catch (RuntimeException e) {
@@ -135,38 +148,42 @@ public final class InferenceApi implements Service {
      * Checks the caller's key on the call's headers, as soon as they arrive: a caller without a
      * valid one gets UNAUTHENTICATED at once, and nothing it sends is read or decoded. Then runs
      * {@code body} with the caller's identity on each message, decoded within --max-request-bytes
-     * however it is compressed ({@link GrpcMessages}).
+     * however it is compressed ({@link GrpcMessages}). A refusal is written only while {@code watch}
+     * (null for calls that start no generation) says the call is not over.
      */
-    private <Q, R> void onMessage(GrpcServerRequest<Q, R> call, ServiceMethod<Q, R> method,
+    private <Q, R> void onMessage(GrpcServerRequest<Q, R> call, ServiceMethod<Q, R> method, CallWatch watch,
                                   BiConsumer<String, Q> body) {
         String identity;
         try {
             identity = dispatcher.authenticate(bearer(call));
         } catch (RuntimeException e) {
-            fail(call.response(), GatewayException.from(e), null);
+            refused(watch, call.response(), GatewayException.from(e), null);
             return;
         }
         int maxBytes = dispatcher.admission().limits().maxRequestBytes();
         // Left to Vert.x, a message over the wire limit would end the call without saying why.
-        call.invalidMessageHandler(invalid -> fail(call.response(), invalid instanceof MessageSizeOverflowException
-                ? GrpcRequests.tooLarge(maxBytes)
-                : new GatewayException(ErrorKind.INVALID_ARGUMENT, null, "the request message cannot be decoded"), null));
+        call.invalidMessageHandler(invalid -> refused(watch, call.response(),
+                invalid instanceof MessageSizeOverflowException ? GrpcRequests.tooLarge(maxBytes)
+                        : new GatewayException(ErrorKind.INVALID_ARGUMENT, null, "the request message cannot be decoded"),
+                null));
         call.messageHandler(message -> {
             Q request;
             try {
                 request = GrpcMessages.decode(message, method.decoder(), maxBytes);
             } catch (StatusException e) {
-                call.response().status(e.status()).statusMessage(e.message()).end();
+                if (watch == null || watch.refused()) {
+                    call.response().status(e.status()).statusMessage(e.message()).end();
+                }
                 return;
             } catch (RuntimeException e) {
-                fail(call.response(), GatewayException.from(e), null);
+                refused(watch, call.response(), GatewayException.from(e), null);
                 return;
             }
             body.accept(identity, request);
         });
     }
 
-    private void generate(GrpcServerRequest<GenerateRequest, GenerateResponse> call, String identity,
+    private void generate(GrpcServerRequest<GenerateRequest, GenerateResponse> call, CallWatch watch, String identity,
                           GenerateRequest request) {
         GrpcServerResponse<GenerateRequest, GenerateResponse> response = call.response();
         Context context = vertx.getOrCreateContext();
@@ -174,7 +191,7 @@ public final class InferenceApi implements Service {
         try {
             parsed = parse(identity, request);
         } catch (RuntimeException e) {
-            fail(response, GatewayException.from(e), null);
+            refused(watch, response, GatewayException.from(e), null);
             return;
         }
         // The relay needs the request id and prompt size, known only once the dispatch
@@ -182,61 +199,52 @@ public final class InferenceApi implements Service {
         RelayHolder holder = new RelayHolder();
         dispatcher.dispatch(parsed, holder).onComplete(result -> {
             if (result.failed()) {
-                fail(response, GatewayException.from(result.cause()), parsed.requestId());
+                refused(watch, response, GatewayException.from(result.cause()), parsed.requestId());
                 return;
             }
             RequestDispatcher.Dispatched d = result.result();
+            if (watch.over()) {
+                d.handle().cancel(); // the client left (or its deadline passed) while the request was admitted
+                return;
+            }
             GrpcTokenRelay relay = new GrpcTokenRelay(context, response, d.requestId(), d.promptTokens(),
                     d.handle(), dispatcher.admission().limits().slowClientTimeout());
             holder.attach(relay);
-            watchClient(call, relay, d);
+            watch.attach(relay, d.handle());
         });
     }
 
-    private void complete(GrpcServerRequest<GenerateRequest, CompleteResponse> call, String identity,
+    private void complete(GrpcServerRequest<GenerateRequest, CompleteResponse> call, CallWatch watch, String identity,
                           GenerateRequest request) {
         GrpcServerResponse<GenerateRequest, CompleteResponse> response = call.response();
         RequestDispatcher.Call parsed;
         try {
             parsed = parse(identity, request);
         } catch (RuntimeException e) {
-            fail(response, GatewayException.from(e), null);
+            refused(watch, response, GatewayException.from(e), null);
             return;
         }
         GrpcCompleteCollector collector = new GrpcCompleteCollector(vertx.getOrCreateContext(), response);
         collector.requestId(parsed.requestId());
         dispatcher.dispatch(parsed, collector).onComplete(result -> {
             if (result.failed()) {
-                fail(response, GatewayException.from(result.cause()), parsed.requestId());
+                refused(watch, response, GatewayException.from(result.cause()), parsed.requestId());
                 return;
             }
             collector.requestId(result.result().requestId());
-            watchClient(call, collector, result.result());
+            watch.attach(collector, result.result().handle());
         });
     }
 
     /**
-     * Ends the request when the call ends first: a client that cancels or disconnects, or whose
-     * grpc-timeout passes, frees its sequence in the next engine step.
+     * A refusal ends the call with its error, unless the client ended it first ({@code watch} null:
+     * a call that starts no generation, always written).
      */
-    private void watchClient(GrpcServerRequest<?, ?> call, ClientStream stream, RequestDispatcher.Dispatched d) {
-        call.errorHandler(error -> {
-            stream.close();
-            d.handle().cancel();
-        });
-        call.exceptionHandler(error -> {
-            stream.close();
-            d.handle().cancel();
-        });
-        long timeout = call.timeout();
-        if (timeout > 0) {
-            vertx.setTimer(timeout, t -> {
-                if (!stream.isClosed()) {
-                    stream.close();
-                    d.handle().cancel();
-                    call.response().status(GrpcStatus.DEADLINE_EXCEEDED).statusMessage("deadline exceeded").end();
-                }
-            });
+    private static void refused(CallWatch watch, GrpcServerResponse<?, ?> response, GatewayException error,
+                                String requestId) {
+        GatewayException e = error.forClient(requestId); // logged even when the client has left
+        if (watch == null || watch.refused()) {
+            fail(response, e, requestId);
         }
     }
 

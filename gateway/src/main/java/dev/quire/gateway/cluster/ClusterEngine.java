@@ -131,6 +131,12 @@ public final class ClusterEngine implements InferenceEngine {
         return text;
     }
 
+    /** Some worker that serves the model is ready, and its record fresh: a request can be placed. */
+    @Override
+    public boolean alive() {
+        return !pool.directory().candidates(model.name()).isEmpty();
+    }
+
     /** The model's load summed over the workers that serve it. */
     @Override
     public SchedulerStats stats() {

@@ -21,8 +21,8 @@ import java.util.function.BooleanSupplier;
 
 /**
  * The standard {@code grpc.health.v1.Health} service. Vert.x ships one, but it always reports the
- * overall server ("") as SERVING; load balancers probe exactly that, so a draining gateway must
- * say NOT_SERVING there too.
+ * overall server ("") as SERVING; load balancers probe exactly that, so a gateway that takes no
+ * requests (draining, or no engine that can run them) must say NOT_SERVING there too.
  */
 public final class GrpcHealth implements Service {
     private static final ServiceName NAME = ServiceName.create("grpc.health.v1.Health");

@@ -17,6 +17,15 @@ public interface InferenceEngine extends AutoCloseable {
     SchedulerStats stats();
 
     /**
+     * Whether the engine can run requests now: for an engine in this process, its thread runs and
+     * has not stalled; for one reached over the cluster, at least one ready worker serves the model.
+     * A gateway's readiness and gRPC health follow it. This default suits engines with no such state.
+     */
+    default boolean alive() {
+        return true;
+    }
+
+    /**
      * Queues a request. Returns at once; output goes to {@code listener}, in order, from a thread
      * that is not the caller's.
      *

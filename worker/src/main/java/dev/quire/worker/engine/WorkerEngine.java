@@ -7,6 +7,12 @@ public interface WorkerEngine extends InferenceEngine {
     /** Liveness, completions, step time and prefix-cache contents, for the worker's record. */
     EngineHealth health();
 
+    /** The engine thread runs and has not stalled: {@link EngineHealth#alive()}. */
+    @Override
+    default boolean alive() {
+        return health().alive();
+    }
+
     /** Tokens per KV block (the prefix hashes cover whole blocks of this size). */
     int blockSize();
 
