@@ -107,8 +107,10 @@ class BenchAgainstQuireTest {
             assertThat(req.path("prompt_tokens").asInt()).isEqualTo(32);
             assertThat(ttft).isPositive().isLessThanOrEqualTo(e2el);
             assertThat(req.path("tpot_ms").asDouble() * 15 + ttft).isCloseTo(e2el, within(1e-6 * e2el));
-            // One gap per token-carrying chunk after the first; Quire streams a token or more per chunk.
-            assertThat(req.path("itl_ms").size()).isBetween(1, 15);
+            // One gap per token-carrying chunk after the first; Quire streams a token or more per chunk,
+            // and merges a stream's tokens into fewer chunks while its client reads slowly (a loaded
+            // machine), down to a single chunk: no gap at all.
+            assertThat(req.path("itl_ms").size()).isBetween(0, 15);
             double sum = 0;
             for (JsonNode gap : req.path("itl_ms")) {
                 assertThat(gap.asDouble()).isGreaterThanOrEqualTo(0);
