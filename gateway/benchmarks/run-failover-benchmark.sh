@@ -112,7 +112,9 @@ if [[ " $parts " == *" ledger "* ]]; then
     echo
     echo "## The ledger's cost: gateway streaming throughput with --ledger on and off"
     echo
-    echo "2 workers with 5 ms simulated steps and \`--max-seqs 256\`; \`quire bench -c 512 --output-len 128\`."
+    echo "2 workers with 5 ms simulated steps and \`--max-seqs 256\`; \`quire bench -c 512 -n 6144 --warmup-requests 1024"
+    echo "--input-len 32 --output-len 128 --ignore-eos\` (long enough that the gateway's JIT compilation, about 11 s of"
+    echo "its CPU, does not decide the result)."
     echo
     echo "| run | ledger | output tok/s | p99 ITL (ms) | failed |"
     echo "|---:|---|---:|---:|---:|"
