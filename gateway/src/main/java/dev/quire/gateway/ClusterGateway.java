@@ -65,6 +65,9 @@ public final class ClusterGateway implements AutoCloseable {
         }
     }
 
+    /** How long a shutdown waits for the streams' final chunks to be written before closing the ports. */
+    public static final Duration FINAL_CHUNKS_BOUND = Duration.ofSeconds(2);
+
     private final Vertx vertx;
     private final GatewayServer server;
     private final RequestDispatcher dispatcher;
@@ -173,7 +176,7 @@ public final class ClusterGateway implements AutoCloseable {
     public void close() throws Exception {
         dispatcher.admission().startDraining();
         List.copyOf(catalog.all()).forEach(e -> e.close());
-        Thread.sleep(50);
+        FinalChunks.awaitWritten(vertx, dispatcher, FINAL_CHUNKS_BOUND);
         server.close();
         pool.close();
         directory.close();

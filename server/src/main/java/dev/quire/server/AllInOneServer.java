@@ -1,6 +1,7 @@
 package dev.quire.server;
 
 import dev.quire.gateway.ClusterGateway;
+import dev.quire.gateway.FinalChunks;
 import dev.quire.gateway.ledger.GatewayLedger;
 import dev.quire.gateway.ledger.LedgerSettings;
 import dev.quire.gateway.GatewayServer;
@@ -208,8 +209,7 @@ public final class AllInOneServer implements AutoCloseable {
         // A stopped engine is not a failed one: the worker's record says draining, not not-ready.
         presence.startDraining();
         engine.stop();
-        // Let the relays deliver the engine's final chunks before the ports close.
-        Thread.sleep(50);
+        FinalChunks.awaitWritten(vertx, dispatcher, ClusterGateway.FINAL_CHUNKS_BOUND);
         gateway.close();
         presence.close();
         directory.close();
