@@ -32,7 +32,10 @@ import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** A cluster gateway is ready while at least one ready worker serves a model, and not ready once none does. */
+/**
+ * A cluster gateway is ready while at least one ready worker serves a model, and not ready once none
+ * does; text work sent meanwhile waits for a worker to join.
+ */
 class ClusterReadinessTest {
 
     @Test
@@ -45,6 +48,7 @@ class ClusterReadinessTest {
                 new ClusterSettings(name, "127.0.0.1", port, List.of("127.0.0.1:" + port), false, null), secret,
                 "least-loaded", 0.5, 16, LedgerSettings.DEFAULTS, false));
         WorkerProcess worker = null;
+        WorkerProcess second = null;
         ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", gateway.grpcPort()).usePlaintext()
                 .build();
         try {
@@ -70,10 +74,28 @@ class ClusterReadinessTest {
             assertThat(Http.get(gateway.httpPort(), "/ready").json().get("status").asText()).isEqualTo("unavailable");
             assertThat(health.check(HealthCheckRequest.getDefaultInstance()).getStatus())
                     .isEqualTo(ServingStatus.NOT_SERVING);
+
+            // A text prompt now has no worker to tokenize it: it waits for one to join, as requests
+            // wait in the queue, instead of failing at once (it did: 503 "no ready worker").
+            java.util.concurrent.CompletableFuture<Http.Reply> waiting = java.util.concurrent.CompletableFuture
+                    .supplyAsync(() -> Http.post(gateway.httpPort(), "/v1/completions",
+                            "{\"prompt\": \"Once upon a time\", \"max_tokens\": 4}"));
+            Thread.sleep(500);
+            assertThat(waiting).as("still waiting for a worker").isNotDone();
+            second = WorkerProcess.start(new WorkerProcess.Options(Path.of("../models/stories260K"), null,
+                    EngineConfig.defaults().withKvCacheBytes(32L << 20), 0, 0,
+                    new ClusterSettings(name, "127.0.0.1", port + 2, List.of("127.0.0.1:" + port), true, null),
+                    secret, null, Duration.ofSeconds(5)));
+            Http.Reply answered = waiting.get(60, TimeUnit.SECONDS);
+            assertThat(answered.status()).as(answered.body()).isEqualTo(200);
+            assertThat(answered.json().at("/usage/completion_tokens").asInt()).isEqualTo(4);
         } finally {
             channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
             if (worker != null) {
                 worker.close();
+            }
+            if (second != null) {
+                second.close();
             }
             gateway.close();
         }

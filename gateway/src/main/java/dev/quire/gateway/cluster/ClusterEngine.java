@@ -45,6 +45,8 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class ClusterEngine implements InferenceEngine {
     /** Most workers one request is offered to (refusals, losses) before it fails. */
     static final int MAX_ATTEMPTS = 8;
+    /** How often text work waiting for a ready worker looks again. */
+    private static final long TEXT_WAIT_POLL_MILLIS = 50;
     /** The workers hash prefix blocks with the scheduler's default salt. */
     private static final BlockHasher HASHER = new BlockHasher(0L);
 
@@ -598,21 +600,38 @@ public final class ClusterEngine implements InferenceEngine {
             }
         }
 
+        /**
+         * The least loaded ready worker not in {@code excluded}. While there is none (every worker
+         * lost, or restarting), text work waits for one to join, as requests wait in the queue, for
+         * up to the queue timeout; then it fails as unavailable.
+         */
         private WorkerClient client(Set<String> excluded) {
-            WorkerClient best = null;
-            int bestLoad = Integer.MAX_VALUE;
-            for (WorkerRecord r : pool.directory().candidates(model.name())) {
-                WorkerClient c = pool.client(r.workerId());
-                int load = r.running() + r.waiting();
-                if (c != null && !excluded.contains(r.workerId()) && load < bestLoad) {
-                    best = c;
-                    bestLoad = load;
+            long deadline = System.nanoTime() + requeueTimeout.toNanos();
+            while (true) {
+                WorkerClient best = null;
+                int bestLoad = Integer.MAX_VALUE;
+                for (WorkerRecord r : pool.directory().candidates(model.name())) {
+                    WorkerClient c = pool.client(r.workerId());
+                    int load = r.running() + r.waiting();
+                    if (c != null && !excluded.contains(r.workerId()) && load < bestLoad) {
+                        best = c;
+                        bestLoad = load;
+                    }
+                }
+                if (best != null) {
+                    return best;
+                }
+                if (System.nanoTime() - deadline > 0) {
+                    throw new EngineUnavailableException("no ready worker serves model '" + model.name()
+                            + "' (waited " + requeueTimeout.toSeconds() + " s for one)");
+                }
+                try {
+                    Thread.sleep(TEXT_WAIT_POLL_MILLIS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new EngineUnavailableException("no ready worker serves model '" + model.name() + "'");
                 }
             }
-            if (best == null) {
-                throw new EngineUnavailableException("no ready worker serves model '" + model.name() + "'");
-            }
-            return best;
         }
 
         private <T> T await(Future<T> f) {
