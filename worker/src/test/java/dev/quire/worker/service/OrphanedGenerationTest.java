@@ -188,7 +188,7 @@ class OrphanedGenerationTest {
         assertThat(engine.cancelled.get("r1").get()).as("an orphan keeps running").isFalse();
 
         Received taken = attach(gateway(), "r1");
-        GenerateEvent last = taken.last.get(10, TimeUnit.SECONDS);
+        GenerateEvent last = taken.last.get(30, TimeUnit.SECONDS);
         assertThat(last.hasFinished()).as(last.toString()).isTrue();
         assertThat(last.getFinished().getCompletionTokens()).isEqualTo(60);
         assertThat(taken.tokens).as("every token from the first, once").containsExactlyElementsOf(
@@ -201,7 +201,7 @@ class OrphanedGenerationTest {
         assertThat(engine.submitted).containsExactly("r1");
 
         Received again = attach(gateway(), "r1");
-        assertThat(again.last.get(10, TimeUnit.SECONDS).getFailure().getKind()).as("delivered once, then forgotten")
+        assertThat(again.last.get(30, TimeUnit.SECONDS).getFailure().getKind()).as("delivered once, then forgotten")
                 .isEqualTo(Failure.Kind.NOT_FOUND);
     }
 
@@ -213,7 +213,7 @@ class OrphanedGenerationTest {
         dying.close();
         Thread.sleep(400); // it finishes meanwhile (20 tokens, 10 ms each)
         Received taken = attach(gateway(), "r2");
-        assertThat(taken.last.get(10, TimeUnit.SECONDS).getFinished().getReason().name()).isEqualTo("FINISH_LENGTH");
+        assertThat(taken.last.get(30, TimeUnit.SECONDS).getFinished().getReason().name()).isEqualTo("FINISH_LENGTH");
         assertThat(taken.tokens).hasSize(20);
     }
 
@@ -224,7 +224,7 @@ class OrphanedGenerationTest {
         await(() -> cancelled.tokens.size() >= 2);
         cancelled.call.cancel(); // a client hung up: the gateway resets the stream
         await(() -> engine.cancelled.get("r3").get());
-        assertThat(attach(gateway(), "r3").last.get(10, TimeUnit.SECONDS).getFailure().getKind())
+        assertThat(attach(gateway(), "r3").last.get(30, TimeUnit.SECONDS).getFailure().getKind())
                 .isEqualTo(Failure.Kind.NOT_FOUND);
 
         GrpcClient dying = gateway();
@@ -235,11 +235,11 @@ class OrphanedGenerationTest {
         assertThat(engine.cancelled.get("r4").get()).isFalse();
         // Another client starts over under the same id without taking it over: refused as UNAVAILABLE,
         // so that its gateway runs it on another worker.
-        assertThat(generate(gateway(), "r4", 5).last.get(10, TimeUnit.SECONDS).getFailure().getKind())
+        assertThat(generate(gateway(), "r4", 5).last.get(30, TimeUnit.SECONDS).getFailure().getKind())
                 .isEqualTo(Failure.Kind.UNAVAILABLE);
         await(() -> engine.cancelled.get("r4").get()); // the 800 ms grace ended
         Thread.sleep(100);
-        assertThat(attach(gateway(), "r4").last.get(10, TimeUnit.SECONDS).getFailure().getKind())
+        assertThat(attach(gateway(), "r4").last.get(30, TimeUnit.SECONDS).getFailure().getKind())
                 .isEqualTo(Failure.Kind.NOT_FOUND);
         gw.close();
     }
