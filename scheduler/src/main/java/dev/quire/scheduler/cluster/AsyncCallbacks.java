@@ -15,9 +15,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * on Hazelcast's default asynchronous executor: the common fork-join pool, except where that pool
  * has a parallelism of 1 (any machine with 2 cores), where Hazelcast, like the JDK, starts a new
  * thread for every callback. On a busy gateway's request ledger that was thousands of threads a
- * second and two thirds of its throughput. There, a small pool of long-lived threads takes its
- * place. Running callbacks on Hazelcast's own threads instead is not an option: an operation's
- * response thread may not start another operation, and the ledger chains them.
+ * second and two thirds of its throughput. There, a cached pool takes its place: it reuses idle
+ * threads, so a steady load starts none, yet still grows when callbacks wait, as Hazelcast's own
+ * may (a fixed pool of two once left a partition thread stalled). Running callbacks on Hazelcast's
+ * own threads instead is not an option: an operation's response thread may not start another
+ * operation, and the ledger chains them.
  */
 final class AsyncCallbacks {
     private static final AtomicBoolean INSTALLED = new AtomicBoolean();
@@ -31,7 +33,7 @@ final class AsyncCallbacks {
             return;
         }
         AtomicInteger count = new AtomicInteger();
-        ExecutorService pool = Executors.newFixedThreadPool(2, r -> {
+        ExecutorService pool = Executors.newCachedThreadPool(r -> {
             Thread t = new Thread(r, "quire-hazelcast-callbacks-" + count.incrementAndGet());
             t.setDaemon(true);
             return t;
