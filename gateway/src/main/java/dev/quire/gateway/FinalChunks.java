@@ -29,10 +29,7 @@ public final class FinalChunks {
     public static void awaitWritten(Vertx vertx, RequestDispatcher dispatcher, Duration bound)
             throws InterruptedException {
         long deadline = System.nanoTime() + bound.toNanos();
-        while (dispatcher.liveRequests() > 0 && System.nanoTime() < deadline) {
-            Thread.sleep(5);
-        }
-        if (dispatcher.liveRequests() > 0) {
+        if (!dispatcher.awaitNoLiveRequests(bound)) {
             LOG.warn("{} requests had not ended {} ms after the engines stopped; closing the ports anyway",
                     dispatcher.liveRequests(), bound.toMillis());
         }

@@ -305,14 +305,19 @@ public final class RequestDispatcher {
      */
     public void drain(java.time.Duration timeout) throws InterruptedException {
         admission.startDraining();
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (liveRequests() > 0 && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-        }
-        if (liveRequests() > 0) {
+        if (!awaitNoLiveRequests(timeout)) {
             org.slf4j.LoggerFactory.getLogger(RequestDispatcher.class)
                     .warn("Drain timeout reached; aborting {} requests still running", liveRequests());
         }
+    }
+
+    /** Waits up to {@code timeout} for every request to end; whether none is left. */
+    public boolean awaitNoLiveRequests(java.time.Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (liveRequests() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        return liveRequests() == 0;
     }
 
     /** Requests submitted and not yet finished. */

@@ -64,7 +64,7 @@ public final class RequestLedger {
      */
     public CompletionStage<LedgerEntry> open(LedgerEntry entry) {
         return results.getAsync(entry.requestId()).thenCompose(done -> done != null
-                ? CompletableFuture.completedFuture(done) : openRunning(entry));
+                ? CompletableFuture.completedFuture(done) : openFresh(entry));
     }
 
     /**
@@ -74,10 +74,6 @@ public final class RequestLedger {
      * @return null when recorded; else the running entry that holds the id
      */
     public CompletionStage<LedgerEntry> openFresh(LedgerEntry entry) {
-        return openRunning(entry);
-    }
-
-    private CompletionStage<LedgerEntry> openRunning(LedgerEntry entry) {
         return running.submitToKey(entry.requestId(), new Open(entry));
     }
 
